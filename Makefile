@@ -1,0 +1,42 @@
+# Every target installs what it needs: a .venv/ at the root and, for the tests,
+# the Debian packages they drive (apt, chromium, apache2).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TEST_DEBS := apt chromium apache2 openssl
+
+.PHONY: venv demo test lint typecheck unit bench integration kill-loop clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@scripts/ensure-venv-support $(PYTHON)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+demo: $(STAMP)
+	$(BIN)/python -m tests.doubles.demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy src charm tests bench
+
+test: $(STAMP)
+	@scripts/ensure-debs $(TEST_DEBS)
+	$(MAKE) --no-print-directory lint typecheck
+	$(BIN)/pytest
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit
+
+bench: $(STAMP)
+	$(BIN)/python bench/cycle.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache demo-out
