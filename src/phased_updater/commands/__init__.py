@@ -5,16 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Protocol
 
+from phased_updater.commands import run
+
 
 class Command(Protocol):
     def add_parser(self, sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None: ...
 
 
-def _load() -> list[Command]:
-    # Imported here so that a module list is the single place a command is registered.
-    from phased_updater.commands import run
-
-    return [run]
-
-
-COMMANDS: list[Command] = _load()
+COMMANDS: list[Command] = [run]

@@ -1,0 +1,239 @@
+"""Settings for a run: defaults, then the TOML config file, then the command line.
+
+The TOML keys are the long options with underscores (`errors_url`, `report_dir`, ...).
+Every value is validated here, before anything else happens, so that a bad value
+stops the program with one line naming it and never half-runs a cycle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from phased_updater.duration import parse_duration
+from phased_updater.errors import UsageError
+from phased_updater.errortracker import DEFAULT_URL as DEFAULT_ERRORS_URL
+
+SMTP_AUTH = ("none", "plain")
+SMTP_SECURITY = ("none", "starttls", "tls")
+MINIMUM_INTERVAL = timedelta(minutes=1)
+
+
+def default_state() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "phased-updater" / "state.sqlite3"
+
+
+@dataclass(frozen=True)
+class Settings:
+    launchpad: str = "production"
+    credentials: Path | None = None
+    errors_url: str = DEFAULT_ERRORS_URL
+    series: tuple[str, ...] = ()
+    step: int = 10
+    interval: timedelta = timedelta(hours=6)
+    lookback: timedelta = timedelta(days=90)
+    overrides: Path | None = None
+    halts: Path | None = None
+    state: Path = field(default_factory=default_state)
+    report_dir: Path | None = None
+    report_url: str | None = None
+    dry_run: bool = False
+    now: datetime | None = None
+    launchpad_workers: int = 4
+    errors_workers: int = 4
+    mail_from: str | None = None
+    mail_cc: tuple[str, ...] = ()
+    mail_preview_dir: Path | None = None
+    mail_robots: tuple[str, ...] = ()
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password_file: Path | None = None
+    smtp_auth: str = "none"
+    smtp_security: str = "none"
+    smtp_skip_verify: bool = False
+
+    @property
+    def cache_dir(self) -> Path:
+        """launchpadlib's WADL cache, shared by every run and every worker."""
+        return self.state.parent / "launchpadlib-cache"
+
+    @property
+    def anonymous(self) -> bool:
+        return self.credentials is None
+
+    @property
+    def effective_dry_run(self) -> bool:
+        """Without credentials nothing can be written: the run is a dry run."""
+        return self.dry_run or self.anonymous
+
+    @property
+    def effective_mail_preview_dir(self) -> Path:
+        return self.mail_preview_dir or self.state.parent / "mail-preview"
+
+
+KEYS = {f.name for f in fields(Settings)} - {"now"}
+
+
+def _text(key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise UsageError(f"{key} {value!r}: expected a non-empty string")
+    return value.strip()
+
+
+def _int(key: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise UsageError(f"{key} {value!r}: expected a whole number from {low} to {high}")
+    return value
+
+
+def _bool(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
+        return value.lower() in ("true", "yes", "1")
+    raise UsageError(f"{key} {value!r}: expected true or false")
+
+
+def _list(key: str, value: Any) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise UsageError(f"{key} {value!r}: expected a comma-separated list")
+    return tuple(item.strip() for item in items if item.strip())
+
+
+def _url(key: str, value: Any) -> str:
+    text = _text(key, value)
+    if not text.startswith(("http://", "https://")):
+        raise UsageError(f"{key} {text!r}: expected an http(s) URL")
+    return text
+
+
+def _duration(key: str, value: Any) -> timedelta:
+    try:
+        duration = parse_duration(_text(key, value))
+    except ValueError as error:
+        raise UsageError(f"{key}: {error}") from None
+    if key == "interval" and duration < MINIMUM_INTERVAL:
+        raise UsageError(f"interval {value!r}: must be at least 1m")
+    return duration
+
+
+def _choice(key: str, value: Any, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise UsageError(f"{key} {value!r}: expected one of {', '.join(choices)}")
+    return str(value)
+
+
+def parse_timestamp(text: str) -> datetime:
+    """An ISO 8601 timestamp; one without a zone is UTC."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--now {text!r}: expected an ISO 8601 timestamp") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _convert(key: str, value: Any) -> Any:
+    match key:
+        case "launchpad" | "mail_from" | "smtp_host" | "smtp_user":
+            return _text(key, value)
+        case "errors_url" | "report_url":
+            return _url(key, value)
+        case "credentials" | "overrides" | "halts" | "state" | "report_dir":
+            return Path(_text(key, value)).expanduser()
+        case "mail_preview_dir" | "smtp_password_file":
+            return Path(_text(key, value)).expanduser()
+        case "series" | "mail_cc" | "mail_robots":
+            return _list(key, value)
+        case "step":
+            return _int(key, value, 1, 100)
+        case "interval" | "lookback":
+            return _duration(key, value)
+        case "launchpad_workers" | "errors_workers":
+            return _int(key, value, 1, 32)
+        case "smtp_port":
+            return _int(key, value, 1, 65535)
+        case "dry_run" | "smtp_skip_verify":
+            return _bool(key, value)
+        case "smtp_auth":
+            return _choice(key, value, SMTP_AUTH)
+        case "smtp_security":
+            return _choice(key, value, SMTP_SECURITY)
+    raise UsageError(f"unknown setting {key!r}")
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise UsageError(f"--config {str(path)!r}: {error.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise UsageError(f"--config {str(path)!r}: not valid TOML ({error})") from None
+    unknown = sorted(set(data) - KEYS)
+    if unknown:
+        raise UsageError(f"--config {str(path)!r}: unknown key(s) {', '.join(unknown)}")
+    return data
+
+
+def load_settings(args: argparse.Namespace) -> Settings:
+    """Defaults < the TOML file named by --config < options given on the command line."""
+    raw: dict[str, Any] = {}
+    config = getattr(args, "config", None)
+    if config is not None:
+        raw.update(read_config_file(Path(config)))
+    for key in KEYS:
+        value = getattr(args, key, None)
+        if value is not None and value is not False:
+            raw[key] = value
+    values = {key: _convert(key, value) for key, value in raw.items()}
+    now = getattr(args, "now", None)
+    if now is not None:
+        values["now"] = parse_timestamp(now)
+    return Settings(**values)
+
+
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    """The options every command that talks to Launchpad or the database shares."""
+    parser.add_argument(
+        "--config", metavar="FILE", help="TOML file with the same keys as the long options"
+    )
+    parser.add_argument(
+        "--launchpad",
+        metavar="ROOT",
+        help="production (default), staging, qastaging, or a service root URL",
+    )
+    parser.add_argument(
+        "--credentials", metavar="FILE", help="launchpadlib credentials file; without it, a dry run"
+    )
+    parser.add_argument(
+        "--errors-url",
+        dest="errors_url",
+        metavar="URL",
+        help=f"Error Tracker API (default {DEFAULT_ERRORS_URL})",
+    )
+    parser.add_argument(
+        "--state", metavar="FILE", help=f"SQLite history (default {default_state()})"
+    )
+    parser.add_argument(
+        "--report-dir", dest="report_dir", metavar="DIR", help="where the report is written"
+    )
+    parser.add_argument(
+        "--dry-run",
+        dest="dry_run",
+        action="store_true",
+        help="decide, record and report, but write nothing to Launchpad and send no email",
+    )
+    parser.add_argument(
+        "--now",
+        metavar="TIMESTAMP",
+        help="behave as if it were this ISO 8601 UTC time (replays, tests)",
+    )

@@ -1,0 +1,172 @@
+"""A client for the two Error Tracker endpoints the phaser asks.
+
+Any failure (connection error, timeout, HTTP error, a body that is not the expected
+JSON) raises ErrorTrackerFailure: the caller must treat the update as `unknown`, never
+as "no regression" nor as "regression".
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from datetime import date
+from typing import Any
+
+import requests
+
+from phased_updater import __version__
+from phased_updater.debian import check_source_name, check_version
+from phased_updater.model import CrashCheck, Problem, ProblemKind, Update
+
+log = logging.getLogger(__name__)
+
+DEFAULT_URL = "https://errors.ubuntu.com/api/1.0/"
+USER_AGENT = f"phased-updater/{__version__} (+https://launchpad.net/ubuntu)"
+DEFAULT_TIMEOUT = (10.0, 60.0)
+
+
+class ErrorTrackerFailure(Exception):
+    """The Error Tracker gave no usable answer; the message says why."""
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_link(value: object) -> bool:
+    return isinstance(value, str) and value.startswith(("https://", "http://"))
+
+
+class ErrorTrackerClient:
+    def __init__(
+        self,
+        base_url: str = DEFAULT_URL,
+        *,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.base_url = base_url if base_url.endswith("/") else base_url + "/"
+        self.timeout = timeout
+        self.session = session or requests.Session()
+        self.session.headers["User-Agent"] = USER_AGENT
+
+    def _objects(self, endpoint: str, params: dict[str, str]) -> list[Any]:
+        url = f"{self.base_url}{endpoint}/"
+        try:
+            response = self.session.get(
+                url, params={"format": "json", **params}, timeout=self.timeout
+            )
+        except requests.RequestException as error:
+            raise ErrorTrackerFailure(f"{endpoint}: {type(error).__name__}") from error
+        if response.status_code != 200:
+            raise ErrorTrackerFailure(f"{endpoint}: HTTP {response.status_code}")
+        try:
+            body = response.json()
+        except ValueError as error:
+            raise ErrorTrackerFailure(f"{endpoint}: the answer is not JSON") from error
+        objects = body.get("objects") if isinstance(body, dict) else None
+        if not isinstance(objects, list):
+            raise ErrorTrackerFailure(f"{endpoint}: the answer has no 'objects' list")
+        return objects
+
+    def new_crashes(self, package: str, previous_version: str, new_version: str) -> list[Problem]:
+        objects = self._objects(
+            "package-version-new-buckets",
+            {
+                "package": check_source_name(package),
+                "previous_version": check_version(previous_version),
+                "new_version": check_version(new_version),
+            },
+        )
+        problems = []
+        for item in objects:
+            if not isinstance(item, dict) or not _is_link(item.get("web_link")):
+                raise ErrorTrackerFailure("package-version-new-buckets: a bucket has no web_link")
+            function = item.get("function")
+            problems.append(
+                Problem(
+                    kind=ProblemKind.NEW_CRASH,
+                    url=item["web_link"],
+                    signature=function if isinstance(function, str) else None,
+                )
+            )
+        return problems
+
+    def increased_rate(
+        self,
+        release: str,
+        package: str,
+        old_version: str,
+        new_version: str,
+        percentage: int,
+        published: date,
+    ) -> Problem | None:
+        objects = self._objects(
+            "package-rate-of-crashes",
+            {
+                "exclude_proposed": "True",
+                "release": release,
+                "package": check_source_name(package),
+                "old_version": check_version(old_version),
+                "new_version": check_version(new_version),
+                "phased_update_percentage": str(percentage),
+                "date": published.isoformat(),
+            },
+        )
+        if len(objects) != 1 or not isinstance(objects[0], dict):
+            raise ErrorTrackerFailure(
+                f"package-rate-of-crashes: expected one object, got {len(objects)}"
+            )
+        rate = objects[0]
+        increase = rate.get("increase")
+        if not isinstance(increase, bool):
+            raise ErrorTrackerFailure("package-rate-of-crashes: 'increase' is not a boolean")
+        if not increase:
+            return None
+        difference = rate.get("difference")
+        average = rate.get("previous_average")
+        period = rate.get("previous_period_in_days")
+        if not _is_number(difference) or not _is_link(rate.get("web_link")):
+            raise ErrorTrackerFailure(
+                "package-rate-of-crashes: an increase without a numeric difference and a link"
+            )
+        if average is not None and not _is_number(average):
+            raise ErrorTrackerFailure("package-rate-of-crashes: 'previous_average' is not a number")
+        return Problem(
+            kind=ProblemKind.INCREASED_RATE,
+            url=rate["web_link"],
+            evidence={
+                "difference": difference,
+                "previous_average": average,
+                "previous_period_in_days": period if _is_number(period) else None,
+            },
+        )
+
+    def check(self, update: Update) -> CrashCheck:
+        """Both checks for one update; never raises for an Error Tracker fault."""
+        if update.previous_version is None:
+            return CrashCheck(
+                failure=f"no previous version of {update.source} in {update.series.name}"
+            )
+        # A stopped update is judged at the level it had reached, not at 0.
+        percentage = update.percentage or update.highest_percentage
+        try:
+            problems = self.new_crashes(update.source, update.previous_version, update.version)
+            rate = self.increased_rate(
+                update.series.release,
+                update.source,
+                update.previous_version,
+                update.version,
+                percentage,
+                update.date_published.date(),
+            )
+        except ErrorTrackerFailure as failure:
+            log.warning(
+                "%s %s in %s: %s", update.source, update.version, update.series.name, failure
+            )
+            return CrashCheck(failure=str(failure))
+        except ValueError as invalid:
+            return CrashCheck(failure=str(invalid))
+        if rate is not None:
+            problems.append(rate)
+        return CrashCheck(problems=tuple(problems))

@@ -1,0 +1,272 @@
+"""Reading phasing updates from Launchpad, and writing their percentages.
+
+Cost matters more than anything here: every request is a remote round trip. Link
+attributes (`*_link`) are read as strings and resolved at most once per run; an
+entry's own fields come with the collection page that listed it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httplib2
+from launchpadlib.credentials import AnonymousAccessToken, Credentials
+from launchpadlib.launchpad import Launchpad
+from launchpadlib.uris import lookup_service_root
+from lazr.restfulclient.errors import HTTPError, Unauthorized
+
+from phased_updater.debian import compare_versions, is_source_name, is_version, version_key
+from phased_updater.errors import UsageError
+from phased_updater.model import FULLY_PHASED, BinaryPublication, Series, Update
+
+log = logging.getLogger(__name__)
+
+API_VERSION = "devel"
+CONSUMER = "phased-updater"
+ACTIVE = ("Pending", "Published")
+PREVIOUS_POCKETS = ("Release", "Security", "Updates")
+PREVIOUS_STATUSES = ("Published", "Superseded")
+# The development series phases nothing; obsolete ones are no longer updated.
+SUPPORTED_STATUSES = ("Current Stable Release", "Supported")
+
+
+class LaunchpadFailure(Exception):
+    """Launchpad could not be read or written; the message says what and why."""
+
+
+class CredentialsRejected(LaunchpadFailure):
+    """Launchpad answered 401: the token is expired, revoked or lacks the rights."""
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def resolve_service_root(name: str) -> str:
+    """`production`, `staging`, `qastaging` or an http(s) URL of a service root."""
+    if name in ("production", "staging", "qastaging"):
+        return str(lookup_service_root(name))
+    parts = urlsplit(name)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UsageError(
+            f"--launchpad {name!r}: expected production, staging, qastaging or an http(s) URL"
+        )
+    root = name if name.endswith("/") else name + "/"
+    if root.rstrip("/").endswith("/" + API_VERSION):
+        raise UsageError(f"--launchpad {name!r}: give the service root without the API version")
+    return root
+
+
+def load_credentials(path: Path) -> Credentials:
+    try:
+        with path.open() as handle:
+            credentials = Credentials(None)
+            credentials.load(handle)
+    except OSError as error:
+        raise UsageError(f"--credentials {str(path)!r}: {error.strerror}") from None
+    except Exception:
+        # The parser's own message could quote the file's contents: say only where.
+        raise UsageError(
+            f"--credentials {str(path)!r}: not a launchpadlib credentials file"
+        ) from None
+    if not credentials.consumer or not credentials.access_token:
+        raise UsageError(f"--credentials {str(path)!r}: no consumer key or access token in it")
+    return credentials
+
+
+@dataclass(frozen=True)
+class Connection:
+    service_root: str
+    credentials: Path | None
+    cache_dir: Path
+    timeout: float = 60.0
+
+
+def connect(connection: Connection) -> Launchpad:
+    """A launchpadlib client that never falls back to an interactive OAuth prompt."""
+    if connection.credentials is None:
+        credentials = Credentials(CONSUMER)
+        credentials.access_token = AnonymousAccessToken()
+    else:
+        credentials = load_credentials(connection.credentials)
+    proxy_info: Any = (
+        None if _is_loopback(connection.service_root) else httplib2.proxy_info_from_environment
+    )
+    try:
+        # No authorization engine and no credential store: a 401 raises instead of
+        # starting the browser flow, which would hang an unattended service.
+        return Launchpad(
+            credentials,
+            None,
+            None,
+            service_root=connection.service_root,
+            cache=str(connection.cache_dir),
+            timeout=connection.timeout,
+            proxy_info=proxy_info,
+            version=API_VERSION,
+        )
+    except Unauthorized:
+        raise CredentialsRejected(
+            "Launchpad rejected the credentials (401): the token may be expired or revoked"
+        ) from None
+    except (HTTPError, OSError, httplib2.HttpLib2Error) as error:
+        raise LaunchpadFailure(
+            f"cannot reach Launchpad at {connection.service_root}: {error}"
+        ) from None
+
+
+class LaunchpadArchive:
+    """The reads and writes of one cycle against Ubuntu's primary archive."""
+
+    def __init__(self, lp: Launchpad) -> None:
+        self.lp = lp
+        self._binaries: dict[str, Any] = {}
+        self._series_entries: dict[str, Any] = {}
+        try:
+            self.ubuntu = lp.distributions["ubuntu"]
+            self.archive = self.ubuntu.main_archive
+        except Unauthorized:
+            raise CredentialsRejected(
+                "Launchpad rejected the credentials (401): the token may be expired or revoked"
+            ) from None
+
+    def supported_series(self, wanted: tuple[str, ...] = ()) -> list[Series]:
+        """The series to phase: the ones named, or every supported stable one."""
+        found: dict[str, Series] = {}
+        for entry in self.ubuntu.series:
+            if entry.status in SUPPORTED_STATUSES:
+                found[entry.name] = Series(entry.name, entry.version, entry.self_link)
+                self._series_entries[entry.name] = entry
+        unknown = [name for name in wanted if name not in found]
+        if unknown:
+            raise UsageError(
+                f"--series {','.join(unknown)!s}: not a supported Ubuntu series"
+                f" (supported: {', '.join(sorted(found))})"
+            )
+        chosen = [found[name] for name in wanted] if wanted else list(found.values())
+        return sorted(chosen, key=lambda series: version_key(series.version), reverse=True)
+
+    def phasing_updates(self, series: Series, since: datetime | None = None) -> Iterator[Update]:
+        """Every source publication in series-updates whose binaries are still phasing."""
+        filters: dict[str, Any] = {}
+        if since is not None:
+            filters["created_since_date"] = since.astimezone(UTC).isoformat()
+        publications = self.archive.getPublishedSources(
+            distro_series=self._series_entries[series.name],
+            pocket="Updates",
+            status="Published",
+            **filters,
+        )
+        for spph in publications:
+            source, version = spph.source_package_name, spph.source_package_version
+            if not (is_source_name(source) and is_version(version)):
+                log.warning(
+                    "skipping %r %r in %s: not a Debian name/version", source, version, series.name
+                )
+                continue
+            update = self._phasing_update(series, spph)
+            if update is not None:
+                yield update
+
+    def _phasing_update(self, series: Series, spph: Any) -> Update | None:
+        records = list(spph.getPublishedBinaries(active_binaries_only=False))
+        current: dict[tuple[str, str], Any] = {}
+        highest = 0
+        for record in records:
+            percentage = record.phased_update_percentage
+            if not record.is_debug and percentage is not None:
+                highest = max(highest, percentage)
+            if record.status not in ACTIVE:
+                continue
+            key = (record.binary_package_name, record.distro_arch_series_link)
+            best = current.get(key)
+            if best is None or (_utc(record.date_created), record.self_link) > (
+                _utc(best.date_created),
+                best.self_link,
+            ):
+                current[key] = record
+        binaries = tuple(
+            BinaryPublication(
+                self_link=record.self_link,
+                name=record.binary_package_name,
+                arch_link=record.distro_arch_series_link,
+                percentage=(
+                    FULLY_PHASED
+                    if record.phased_update_percentage is None
+                    else record.phased_update_percentage
+                ),
+                is_debug=bool(record.is_debug),
+                date_created=_utc(record.date_created) or datetime.now(UTC),
+            )
+            for record in current.values()
+        )
+        debs = [b for b in binaries if not b.is_debug]
+        if not debs or all(b.percentage == FULLY_PHASED for b in debs):
+            return None
+        for record in current.values():
+            self._binaries[record.self_link] = record
+        source = spph.source_package_name
+        version = spph.source_package_version
+        published = _utc(spph.date_published) or _utc(spph.date_created) or datetime.now(UTC)
+        return Update(
+            series=series,
+            source=source,
+            version=version,
+            previous_version=self.previous_version(series, source, version),
+            date_published=published,
+            self_link=spph.self_link,
+            signer_link=spph.package_signer_link,
+            creator_link=spph.package_creator_link,
+            binaries=binaries,
+            highest_percentage=max(highest, *(b.percentage for b in debs)),
+        )
+
+    def previous_version(self, series: Series, source: str, version: str) -> str | None:
+        """The newest version of `source` published in `series` before `version`."""
+        history = self.archive.getPublishedSources(
+            distro_series=self._series_entries[series.name],
+            source_name=source,
+            exact_match=True,
+        )
+        older = {
+            entry.source_package_version
+            for entry in history
+            if entry.pocket in PREVIOUS_POCKETS
+            and entry.status in PREVIOUS_STATUSES
+            and is_version(entry.source_package_version)
+            and compare_versions(entry.source_package_version, version) < 0
+        }
+        return max(older, key=version_key) if older else None
+
+    def set_percentage(self, binary: BinaryPublication, percentage: int) -> None:
+        """Write one binary's percentage (100 means fully phased; Launchpad stores None)."""
+        entry = self._binaries.get(binary.self_link) or self.lp.load(binary.self_link)
+        try:
+            entry.changeOverride(new_phased_update_percentage=percentage)
+        except Unauthorized:
+            raise CredentialsRejected(
+                "Launchpad refused the write (401): the token needs archive-admin rights"
+            ) from None
+        except HTTPError as error:
+            raise LaunchpadFailure(
+                f"changeOverride on {binary.name} failed: HTTP {error.response.status}"
+            ) from None

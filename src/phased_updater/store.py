@@ -1,0 +1,285 @@
+"""The SQLite history of runs and decisions.
+
+History is append-only: a decision, once recorded, is never updated or deleted
+(triggers enforce it). The database runs in WAL mode and every decision is written in
+its own transaction, so a run killed at any point leaves every earlier decision intact
+and nothing half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from phased_updater.model import Decision, Problem, Update
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    started TEXT NOT NULL,
+    finished TEXT,
+    dry_run INTEGER NOT NULL,
+    step INTEGER NOT NULL,
+    interval_seconds INTEGER NOT NULL,
+    exit_status INTEGER,
+    summary TEXT
+);
+CREATE TABLE IF NOT EXISTS decisions (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    at TEXT NOT NULL,
+    series TEXT NOT NULL,
+    source TEXT NOT NULL,
+    version TEXT NOT NULL,
+    previous_version TEXT,
+    date_published TEXT NOT NULL,
+    action TEXT NOT NULL,
+    state TEXT NOT NULL,
+    from_percentage INTEGER NOT NULL,
+    to_percentage INTEGER NOT NULL,
+    highest_percentage INTEGER NOT NULL,
+    since TEXT NOT NULL,
+    next_step_at TEXT,
+    reason TEXT NOT NULL,
+    problems TEXT NOT NULL,
+    overrides_applied TEXT NOT NULL,
+    applied INTEGER NOT NULL,
+    error TEXT
+);
+CREATE INDEX IF NOT EXISTS decisions_by_update ON decisions(series, source, version, id);
+CREATE INDEX IF NOT EXISTS decisions_by_run ON decisions(run_id);
+CREATE TRIGGER IF NOT EXISTS decisions_never_updated BEFORE UPDATE ON decisions
+BEGIN SELECT RAISE(ABORT, 'decision history is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS decisions_never_deleted BEFORE DELETE ON decisions
+BEGIN SELECT RAISE(ABORT, 'decision history is append-only'); END;
+"""
+
+
+def to_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def from_text(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    started: datetime
+    finished: datetime | None
+    dry_run: bool
+    step: int
+    interval: timedelta
+    exit_status: int | None
+    summary: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    id: int
+    run_id: int
+    at: datetime
+    series: str
+    source: str
+    version: str
+    previous_version: str | None
+    date_published: datetime
+    action: str
+    state: str
+    from_percentage: int
+    to_percentage: int
+    highest_percentage: int
+    since: datetime
+    next_step_at: datetime | None
+    reason: str
+    problems: tuple[Problem, ...]
+    overrides_applied: tuple[str, ...]
+    applied: bool
+    error: str | None
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.series, self.source, self.version)
+
+
+def _run(row: sqlite3.Row) -> RunRecord:
+    return RunRecord(
+        id=row["id"],
+        started=from_text(row["started"]),
+        finished=from_text(row["finished"]) if row["finished"] else None,
+        dry_run=bool(row["dry_run"]),
+        step=row["step"],
+        interval=timedelta(seconds=row["interval_seconds"]),
+        exit_status=row["exit_status"],
+        summary=json.loads(row["summary"]) if row["summary"] else {},
+    )
+
+
+def _decision(row: sqlite3.Row) -> DecisionRecord:
+    return DecisionRecord(
+        id=row["id"],
+        run_id=row["run_id"],
+        at=from_text(row["at"]),
+        series=row["series"],
+        source=row["source"],
+        version=row["version"],
+        previous_version=row["previous_version"],
+        date_published=from_text(row["date_published"]),
+        action=row["action"],
+        state=row["state"],
+        from_percentage=row["from_percentage"],
+        to_percentage=row["to_percentage"],
+        highest_percentage=row["highest_percentage"],
+        since=from_text(row["since"]),
+        next_step_at=from_text(row["next_step_at"]) if row["next_step_at"] else None,
+        reason=row["reason"],
+        problems=tuple(Problem.from_json(p) for p in json.loads(row["problems"])),
+        overrides_applied=tuple(json.loads(row["overrides_applied"])),
+        applied=bool(row["applied"]),
+        error=row["error"],
+    )
+
+
+class Store:
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.db = connection
+
+    @classmethod
+    def open(cls, path: Path) -> Store:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(path, timeout=30, isolation_level=None)
+        connection.row_factory = sqlite3.Row
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=FULL")
+        connection.execute("PRAGMA foreign_keys=ON")
+        store = cls(connection)
+        with store.transaction():
+            for statement in _SCHEMA.split(";\n"):
+                if statement.strip():
+                    connection.execute(statement)
+            connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        return store
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def start_run(self, started: datetime, dry_run: bool, step: int, interval: timedelta) -> int:
+        with self.transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO runs (started, dry_run, step, interval_seconds) VALUES (?, ?, ?, ?)",
+                (to_text(started), int(dry_run), step, int(interval.total_seconds())),
+            )
+        return int(cursor.lastrowid or 0)
+
+    def finish_run(
+        self, run_id: int, finished: datetime, exit_status: int, summary: dict[str, Any]
+    ) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE runs SET finished = ?, exit_status = ?, summary = ? WHERE id = ?",
+                (to_text(finished), exit_status, json.dumps(summary, sort_keys=True), run_id),
+            )
+
+    def record(
+        self,
+        run_id: int,
+        at: datetime,
+        update: Update,
+        decision: Decision,
+        *,
+        applied: bool,
+        error: str | None = None,
+        connection: sqlite3.Connection | None = None,
+    ) -> int:
+        """Append one decision. Pass `connection` to join a transaction already open."""
+        values = (
+            run_id,
+            to_text(at),
+            update.series.name,
+            update.source,
+            update.version,
+            update.previous_version,
+            to_text(update.date_published),
+            str(decision.action),
+            str(decision.state),
+            decision.from_percentage,
+            decision.to_percentage,
+            decision.highest_percentage,
+            to_text(decision.since),
+            to_text(decision.next_step_at) if decision.next_step_at else None,
+            decision.reason,
+            json.dumps([p.to_json() for p in decision.problems], sort_keys=True),
+            json.dumps(list(decision.overrides_applied)),
+            int(applied),
+            error,
+        )
+        sql = (
+            "INSERT INTO decisions (run_id, at, series, source, version, previous_version,"
+            " date_published, action, state, from_percentage, to_percentage,"
+            " highest_percentage, since, next_step_at, reason, problems, overrides_applied,"
+            " applied, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        )
+        if connection is not None:
+            cursor = connection.execute(sql, values)
+        else:
+            with self.transaction() as db:
+                cursor = db.execute(sql, values)
+        return int(cursor.lastrowid or 0)
+
+    def run(self, run_id: int) -> RunRecord | None:
+        row = self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return _run(row) if row else None
+
+    def latest_run(self, *, finished: bool = True) -> RunRecord | None:
+        where = "WHERE finished IS NOT NULL" if finished else ""
+        row = self.db.execute(f"SELECT * FROM runs {where} ORDER BY id DESC LIMIT 1").fetchone()  # noqa: S608
+        return _run(row) if row else None
+
+    def decisions_for_run(self, run_id: int) -> list[DecisionRecord]:
+        rows = self.db.execute(
+            "SELECT * FROM decisions WHERE run_id = ? ORDER BY id", (run_id,)
+        ).fetchall()
+        return [_decision(row) for row in rows]
+
+    def history(self, series: str, source: str, version: str) -> list[DecisionRecord]:
+        rows = self.db.execute(
+            "SELECT * FROM decisions WHERE series = ? AND source = ? AND version = ? ORDER BY id",
+            (series, source, version),
+        ).fetchall()
+        return [_decision(row) for row in rows]
+
+    def all_history(self) -> dict[tuple[str, str, str], list[DecisionRecord]]:
+        """Every decision grouped by update, oldest first: one query for the report."""
+        grouped: dict[tuple[str, str, str], list[DecisionRecord]] = {}
+        for row in self.db.execute("SELECT * FROM decisions ORDER BY id"):
+            record = _decision(row)
+            grouped.setdefault(record.key, []).append(record)
+        return grouped
+
+    def latest_decisions(self) -> list[DecisionRecord]:
+        """The newest decision of every update ever seen."""
+        rows = self.db.execute(
+            "SELECT d.* FROM decisions d JOIN (SELECT MAX(id) AS id FROM decisions"
+            " GROUP BY series, source, version) latest ON d.id = latest.id ORDER BY d.id"
+        ).fetchall()
+        return [_decision(row) for row in rows]
