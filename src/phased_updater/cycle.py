@@ -4,15 +4,23 @@ Data flows one way. Launchpad and the Error Tracker are read into plain values
 (`Update`, `CrashCheck`); `policy.decide` turns them into a `Decision`; the decision is
 applied to Launchpad and then recorded, each in its own transaction, together with
 whatever listeners (the mail outbox) queue for it.
+
+Concurrency: each source is one work item, run start to finish by one worker thread
+with its own launchpadlib client (a client must not be shared between threads), so
+its writes go through the client that read it. Semaphores bound the requests in flight
+to Launchpad and to the Error Tracker separately. Items are independent, so the
+decisions do not depend on the number of workers.
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -21,8 +29,13 @@ from lazr.restfulclient.errors import HTTPError, Unauthorized
 
 from phased_updater.config import Settings
 from phased_updater.errortracker import ErrorTrackerClient
-from phased_updater.launchpad import CredentialsRejected, LaunchpadArchive, LaunchpadFailure
-from phased_updater.model import Action, CrashCheck, Decision, Halt, Series, Update
+from phased_updater.launchpad import (
+    REJECTED,
+    CredentialsRejected,
+    LaunchpadArchive,
+    LaunchpadFailure,
+)
+from phased_updater.model import Action, Decision, Halt, Series, Update
 from phased_updater.overrides import Overrides
 from phased_updater.policy import decide
 from phased_updater.store import Store
@@ -37,6 +50,8 @@ READ_ERRORS = (HTTPError, httplib2.HttpLib2Error, OSError, LaunchpadFailure)
 # Called inside the transaction that records a decision: whatever it writes to the
 # database commits or rolls back together with the decision.
 DecisionListener = Callable[[sqlite3.Connection, int, Update, Decision], None]
+# Makes a Launchpad client for a worker thread, given the archive's self_link.
+ArchiveFactory = Callable[[str | None], LaunchpadArchive]
 
 
 @dataclass(frozen=True)
@@ -68,7 +83,17 @@ class CycleResult:
         }
 
 
-def _writes(update: Update, decision: Decision) -> list[tuple[str, int]]:
+@dataclass(frozen=True)
+class WorkItem:
+    series: Series
+    source: str
+    version: str
+
+    def __str__(self) -> str:
+        return f"{self.series.name} {self.source} {self.version}"
+
+
+def writes_for(update: Update, decision: Decision) -> list[tuple[str, int]]:
     """The (binary self_link, percentage) writes that bring every deb to the target."""
     if decision.action is Action.UNKNOWN:
         return []
@@ -83,7 +108,7 @@ class Cycle:
     def __init__(
         self,
         settings: Settings,
-        archive: LaunchpadArchive,
+        connect_archive: ArchiveFactory,
         errors: ErrorTrackerClient,
         store: Store,
         overrides: Overrides,
@@ -92,7 +117,7 @@ class Cycle:
         listeners: Sequence[DecisionListener] = (),
     ) -> None:
         self.settings = settings
-        self.archive = archive
+        self.connect_archive = connect_archive
         self.errors = errors
         self.store = store
         self.overrides = overrides
@@ -101,92 +126,127 @@ class Cycle:
         self.listeners = listeners
         self.dry_run = settings.effective_dry_run
         self.run_id = 0
+        self._launchpad_slots = threading.BoundedSemaphore(settings.launchpad_workers)
+        self._errors_slots = threading.BoundedSemaphore(settings.errors_workers)
+        self._local = threading.local()
+        self._connect_lock = threading.Lock()
+        self._archive_link: str | None = None
+        self._rejected = threading.Event()
+        self._progress = 0
+        self._progress_lock = threading.Lock()
 
     def run(self) -> CycleResult:
-        run_id = self.store.start_run(
+        self.run_id = self.store.start_run(
             self.now, self.dry_run, self.settings.step, self.settings.interval
         )
-        self.run_id = run_id
-        result = CycleResult(run_id)
+        result = CycleResult(self.run_id)
         for error in self.overrides.errors:
             log.warning("overrides file %s: %s (line skipped)", self.settings.overrides, error)
         try:
-            for series in self.archive.supported_series(self.settings.series):
-                self._run_series(series, result)
-        except (CredentialsRejected, Unauthorized) as error:
-            message = (
-                str(error)
-                if isinstance(error, CredentialsRejected)
-                else ("Launchpad answered 401: the credentials are expired or lack the rights")
-            )
+            work = self._list_work(result)
+            self._process_all(work, result)
+        except (CredentialsRejected, Unauthorized):
+            self._rejected.set()
+        except READ_ERRORS as error:
+            message = f"cannot read Launchpad: {error}"
             log.error("%s", message)
             result.failures.append(message)
         finally:
-            self.store.finish_run(run_id, self.now, result.exit_status, result.summary())
+            if self._rejected.is_set():
+                log.error("%s", REJECTED)
+                result.failures.append(REJECTED)
+            self.store.finish_run(self.run_id, self.now, result.exit_status, result.summary())
         return result
 
-    def _run_series(self, series: Series, result: CycleResult) -> None:
-        since = self.now - self.settings.lookback
-        try:
-            updates = list(self.archive.phasing_updates(series, since))
-        except (CredentialsRejected, Unauthorized):
-            raise
-        except READ_ERRORS as error:
-            message = f"{series.name}: cannot list phasing updates: {error}"
-            log.error("%s", message)
-            result.failures.append(message)
-            return
-        log.info("%s: %d phasing update(s)", series.name, len(updates))
-        with ThreadPoolExecutor(self.settings.errors_workers) as pool:
-            checks = list(pool.map(self.errors.check, updates))
-        for position, (update, check) in enumerate(zip(updates, checks, strict=True), 1):
-            outcome = self._decide_and_apply(update, check)
-            result.outcomes.append(outcome)
-            if outcome.error:
-                result.failures.append(
-                    f"{update.series.name} {update.source} {update.version}: {outcome.error}"
-                )
-            d = outcome.decision
-            log.info(
-                "[%s %d/%d] %s %s: %s %d%% -> %d%%%s (%s)",
-                series.name,
-                position,
-                len(updates),
-                update.source,
-                update.version,
-                d.action,
-                d.from_percentage,
-                d.to_percentage,
-                "" if outcome.applied or not _writes(update, d) else " [not written]",
-                d.reason,
-            )
+    @contextmanager
+    def _launchpad(self) -> Iterator[LaunchpadArchive]:
+        """This thread's client, used while holding one of the Launchpad slots."""
+        archive: LaunchpadArchive | None = getattr(self._local, "archive", None)
+        with self._launchpad_slots:
+            if archive is None:
+                # One at a time, so the WADL cache on disk is written by one client.
+                with self._connect_lock:
+                    archive = self.connect_archive(self._archive_link)
+                    self._archive_link = str(archive.archive.self_link)
+                self._local.archive = archive
+            yield archive
 
-    def _decide_and_apply(self, update: Update, check: CrashCheck) -> Outcome:
-        decision = decide(
-            update,
-            check,
-            self.overrides,
-            self.halts.get(update.key),
-            self.now,
-            self.settings.step,
-            self.settings.interval,
-        )
-        writes = _writes(update, decision)
-        applied, error = False, None
+    def _list_work(self, result: CycleResult) -> list[WorkItem]:
+        since = self.now - self.settings.lookback
+        work: list[WorkItem] = []
+        with self._launchpad() as archive:
+            all_series = archive.supported_series(self.settings.series)
+            for series in all_series:
+                try:
+                    sources = archive.list_sources(series, since)
+                except READ_ERRORS as error:
+                    message = f"{series.name}: cannot list -updates: {error}"
+                    log.error("%s", message)
+                    result.failures.append(message)
+                    continue
+                log.info("%s: %d source publication(s) in -updates", series.name, len(sources))
+                work.extend(WorkItem(series, source, version) for source, version in sources)
+        return work
+
+    def _process_all(self, work: list[WorkItem], result: CycleResult) -> None:
+        workers = self.settings.launchpad_workers + self.settings.errors_workers
+        threads = 1 if self.settings.launchpad_workers == 1 else workers
+        with ThreadPoolExecutor(threads, thread_name_prefix="phaser") as pool:
+            for item, outcome, failure in pool.map(lambda i: self._process(i, len(work)), work):
+                if outcome is not None:
+                    result.outcomes.append(outcome)
+                    if outcome.error:
+                        result.failures.append(f"{item}: {outcome.error}")
+                if failure is not None:
+                    result.failures.append(f"{item}: {failure}")
+        if self._rejected.is_set():
+            raise CredentialsRejected(REJECTED)
+
+    def _process(self, item: WorkItem, total: int) -> tuple[WorkItem, Outcome | None, str | None]:
+        if self._rejected.is_set():
+            return item, None, "not evaluated: Launchpad rejected the credentials"
+        try:
+            with self._launchpad() as archive:
+                update = archive.read_update(item.series, item.source, item.version)
+            if update is None:
+                return item, None, None
+            with self._errors_slots:
+                check = self.errors.check(update)
+            decision = decide(
+                update,
+                check,
+                self.overrides,
+                self.halts.get(update.key),
+                self.now,
+                self.settings.step,
+                self.settings.interval,
+            )
+            outcome = self._apply_and_record(update, decision)
+        except (CredentialsRejected, Unauthorized):
+            self._rejected.set()
+            return item, None, "Launchpad rejected the credentials"
+        except READ_ERRORS as error:
+            log.error("%s: cannot read from Launchpad: %s", item, error)
+            return item, None, f"cannot read from Launchpad: {error}"
+        self._log(item, outcome, total)
+        return item, outcome, None
+
+    def _apply_and_record(self, update: Update, decision: Decision) -> Outcome:
+        writes = writes_for(update, decision)
+        applied, error = not writes, None
         if writes and not self.dry_run:
             binaries = {b.self_link: b for b in update.binaries}
             try:
                 for self_link, percentage in writes:
-                    self.archive.set_percentage(binaries[self_link], percentage)
+                    with self._launchpad() as archive:
+                        archive.set_percentage(binaries[self_link], percentage)
                 applied = True
             except CredentialsRejected:
                 self._record(update, decision, applied=False, error="credentials rejected")
                 raise
             except READ_ERRORS as failure:
-                # Some binaries may already be written; the next run converges them.
+                # Some binaries may be written already; the next run converges them.
                 error = f"write failed: {failure}"
-        elif not writes:
-            applied = True
         self._record(update, decision, applied=applied, error=error)
         return Outcome(update, decision, applied, error)
 
@@ -194,9 +254,8 @@ class Cycle:
         self, update: Update, decision: Decision, *, applied: bool, error: str | None
     ) -> None:
         with self.store.transaction() as connection:
-            run_id = self.run_id
             self.store.record(
-                run_id,
+                self.run_id,
                 self.now,
                 update,
                 decision,
@@ -205,4 +264,22 @@ class Cycle:
                 connection=connection,
             )
             for listener in self.listeners:
-                listener(connection, run_id, update, decision)
+                listener(connection, self.run_id, update, decision)
+
+    def _log(self, item: WorkItem, outcome: Outcome, total: int) -> None:
+        with self._progress_lock:
+            self._progress += 1
+            position = self._progress
+        d = outcome.decision
+        not_written = not outcome.applied and writes_for(outcome.update, d)
+        log.info(
+            "[%d/%d] %s: %s %d%% -> %d%%%s (%s)",
+            position,
+            total,
+            item,
+            d.action,
+            d.from_percentage,
+            d.to_percentage,
+            " [not written]" if not_written else "",
+            d.reason,
+        )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from datetime import date
 from typing import Any
 
@@ -47,8 +48,20 @@ class ErrorTrackerClient:
     ) -> None:
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.timeout = timeout
-        self.session = session or requests.Session()
-        self.session.headers["User-Agent"] = USER_AGENT
+        self._shared_session = session
+        self._local = threading.local()
+
+    @property
+    def session(self) -> requests.Session:
+        """The given session, or one per thread (a Session is not thread-safe)."""
+        if self._shared_session is not None:
+            return self._shared_session
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.headers["User-Agent"] = USER_AGENT
+            self._local.session = session
+        return session
 
     def _objects(self, endpoint: str, params: dict[str, str]) -> list[Any]:
         url = f"{self.base_url}{endpoint}/"

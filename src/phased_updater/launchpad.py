@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +34,7 @@ PREVIOUS_POCKETS = ("Release", "Security", "Updates")
 PREVIOUS_STATUSES = ("Published", "Superseded")
 # The development series phases nothing; obsolete ones are no longer updated.
 SUPPORTED_STATUSES = ("Current Stable Release", "Supported")
+REJECTED = "Launchpad rejected the credentials (401): the token may be expired or revoked"
 
 
 class LaunchpadFailure(Exception):
@@ -125,9 +125,7 @@ def connect(connection: Connection) -> Launchpad:
             version=API_VERSION,
         )
     except Unauthorized:
-        raise CredentialsRejected(
-            "Launchpad rejected the credentials (401): the token may be expired or revoked"
-        ) from None
+        raise CredentialsRejected(REJECTED) from None
     except (HTTPError, OSError, httplib2.HttpLib2Error) as error:
         raise LaunchpadFailure(
             f"cannot reach Launchpad at {connection.service_root}: {error}"
@@ -135,27 +133,29 @@ def connect(connection: Connection) -> Launchpad:
 
 
 class LaunchpadArchive:
-    """The reads and writes of one cycle against Ubuntu's primary archive."""
+    """The reads and writes of one cycle against Ubuntu's primary archive.
 
-    def __init__(self, lp: Launchpad) -> None:
+    One instance per thread: a launchpadlib client must not be shared between threads.
+    Entries are cached per instance, so a write goes through the client that read it.
+    """
+
+    def __init__(self, lp: Launchpad, archive_link: str | None = None) -> None:
         self.lp = lp
         self._binaries: dict[str, Any] = {}
-        self._series_entries: dict[str, Any] = {}
         try:
-            self.ubuntu = lp.distributions["ubuntu"]
-            self.archive = self.ubuntu.main_archive
+            if archive_link is None:
+                self.archive = lp.distributions["ubuntu"].main_archive
+            else:
+                self.archive = lp.load(archive_link)
         except Unauthorized:
-            raise CredentialsRejected(
-                "Launchpad rejected the credentials (401): the token may be expired or revoked"
-            ) from None
+            raise CredentialsRejected(REJECTED) from None
 
     def supported_series(self, wanted: tuple[str, ...] = ()) -> list[Series]:
         """The series to phase: the ones named, or every supported stable one."""
         found: dict[str, Series] = {}
-        for entry in self.ubuntu.series:
+        for entry in self.lp.distributions["ubuntu"].series:
             if entry.status in SUPPORTED_STATUSES:
                 found[entry.name] = Series(entry.name, entry.version, entry.self_link)
-                self._series_entries[entry.name] = entry
         unknown = [name for name in wanted if name not in found]
         if unknown:
             raise UsageError(
@@ -165,29 +165,60 @@ class LaunchpadArchive:
         chosen = [found[name] for name in wanted] if wanted else list(found.values())
         return sorted(chosen, key=lambda series: version_key(series.version), reverse=True)
 
-    def phasing_updates(self, series: Series, since: datetime | None = None) -> Iterator[Update]:
-        """Every source publication in series-updates whose binaries are still phasing."""
+    def list_sources(self, series: Series, since: datetime | None = None) -> list[tuple[str, str]]:
+        """(source, version) of every source publication in the series' -updates pocket."""
         filters: dict[str, Any] = {}
         if since is not None:
             filters["created_since_date"] = since.astimezone(UTC).isoformat()
         publications = self.archive.getPublishedSources(
-            distro_series=self._series_entries[series.name],
-            pocket="Updates",
-            status="Published",
-            **filters,
+            distro_series=series.self_link, pocket="Updates", status="Published", **filters
         )
+        found = []
         for spph in publications:
             source, version = spph.source_package_name, spph.source_package_version
-            if not (is_source_name(source) and is_version(version)):
+            if is_source_name(source) and is_version(version):
+                found.append((source, version))
+            else:
                 log.warning(
-                    "skipping %r %r in %s: not a Debian name/version", source, version, series.name
+                    "skipping %r %r in %s: not a Debian name and version",
+                    source,
+                    version,
+                    series.name,
                 )
-                continue
-            update = self._phasing_update(series, spph)
-            if update is not None:
-                yield update
+        return found
 
-    def _phasing_update(self, series: Series, spph: Any) -> Update | None:
+    def read_update(self, series: Series, source: str, version: str) -> Update | None:
+        """The update if its binaries are still phasing, else None. Two requests.
+
+        One listing of the source's history in the series gives both the publication
+        (as an entry of this thread's client) and the previous version.
+        """
+        history = list(
+            self.archive.getPublishedSources(
+                distro_series=series.self_link, source_name=source, exact_match=True
+            )
+        )
+        current = [
+            entry
+            for entry in history
+            if entry.source_package_version == version
+            and entry.pocket == "Updates"
+            and entry.status == "Published"
+        ]
+        if not current:
+            return None
+        older = {
+            entry.source_package_version
+            for entry in history
+            if entry.pocket in PREVIOUS_POCKETS
+            and entry.status in PREVIOUS_STATUSES
+            and is_version(entry.source_package_version)
+            and compare_versions(entry.source_package_version, version) < 0
+        }
+        previous = max(older, key=version_key) if older else None
+        return self._phasing_update(series, current[0], previous)
+
+    def _phasing_update(self, series: Series, spph: Any, previous: str | None) -> Update | None:
         records = list(spph.getPublishedBinaries(active_binaries_only=False))
         current: dict[tuple[str, str], Any] = {}
         highest = 0
@@ -224,14 +255,12 @@ class LaunchpadArchive:
             return None
         for record in current.values():
             self._binaries[record.self_link] = record
-        source = spph.source_package_name
-        version = spph.source_package_version
         published = _utc(spph.date_published) or _utc(spph.date_created) or datetime.now(UTC)
         return Update(
             series=series,
-            source=source,
-            version=version,
-            previous_version=self.previous_version(series, source, version),
+            source=spph.source_package_name,
+            version=spph.source_package_version,
+            previous_version=previous,
             date_published=published,
             self_link=spph.self_link,
             signer_link=spph.package_signer_link,
@@ -239,23 +268,6 @@ class LaunchpadArchive:
             binaries=binaries,
             highest_percentage=max(highest, *(b.percentage for b in debs)),
         )
-
-    def previous_version(self, series: Series, source: str, version: str) -> str | None:
-        """The newest version of `source` published in `series` before `version`."""
-        history = self.archive.getPublishedSources(
-            distro_series=self._series_entries[series.name],
-            source_name=source,
-            exact_match=True,
-        )
-        older = {
-            entry.source_package_version
-            for entry in history
-            if entry.pocket in PREVIOUS_POCKETS
-            and entry.status in PREVIOUS_STATUSES
-            and is_version(entry.source_package_version)
-            and compare_versions(entry.source_package_version, version) < 0
-        }
-        return max(older, key=version_key) if older else None
 
     def set_percentage(self, binary: BinaryPublication, percentage: int) -> None:
         """Write one binary's percentage (100 means fully phased; Launchpad stores None)."""

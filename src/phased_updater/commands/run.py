@@ -15,8 +15,8 @@ from phased_updater.halts import load_halts
 from phased_updater.launchpad import (
     Connection,
     LaunchpadArchive,
-    LaunchpadFailure,
     connect,
+    load_credentials,
     resolve_service_root,
 )
 from phased_updater.lock import AlreadyRunning, exclusive
@@ -74,19 +74,20 @@ def run_once(settings: Settings) -> int:
     service_root = resolve_service_root(settings.launchpad)
     overrides = Overrides.load(settings.overrides) if settings.overrides else Overrides()
     halts = load_halts(settings.halts)
+    if settings.credentials is not None:
+        load_credentials(settings.credentials)  # a bad file is a usage error, before any run
     if settings.anonymous and not settings.dry_run:
         log.info("no --credentials: logging in anonymously, so this is a dry run")
     store = Store.open(settings.state)
     try:
-        try:
-            lp = connect(Connection(service_root, settings.credentials, settings.cache_dir))
-            archive = LaunchpadArchive(lp)
-        except LaunchpadFailure as error:
-            log.error("%s", error)
-            return EXIT_INCOMPLETE
+        connection = Connection(service_root, settings.credentials, settings.cache_dir)
+
+        def connect_archive(archive_link: str | None) -> LaunchpadArchive:
+            return LaunchpadArchive(connect(connection), archive_link)
+
         cycle = Cycle(
             settings,
-            archive,
+            connect_archive,
             ErrorTrackerClient(settings.errors_url),
             store,
             overrides,
