@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from phased_updater.debian import compare_versions, is_source_name, is_version
@@ -20,7 +22,7 @@ ORDERED = [
 ]
 
 
-@pytest.mark.parametrize(("lower", "higher"), list(zip(ORDERED, ORDERED[1:], strict=False)))
+@pytest.mark.parametrize(("lower", "higher"), list(itertools.pairwise(ORDERED)))
 def test_versions_sort_as_dpkg_sorts_them(lower: str, higher: str) -> None:
     assert compare_versions(lower, higher) < 0
     assert compare_versions(higher, lower) > 0
@@ -36,7 +38,9 @@ def test_valid_versions(text: str) -> None:
     assert is_version(text)
 
 
-@pytest.mark.parametrize("text", ["", "abc", "1.0 1", "1.0/../x", "1:", "-1", "1.0_1", "a:1.0", "x" * 300])
+@pytest.mark.parametrize(
+    "text", ["", "abc", "1.0 1", "1.0/../x", "1:", "-1", "1.0_1", "a:1.0", "x" * 300]
+)
 def test_invalid_versions(text: str) -> None:
     assert not is_version(text)
 

@@ -7,7 +7,9 @@ URL = "https://errors.ubuntu.com/problem/0123abcd"
 
 
 def test_parses_lines_comments_and_blank_lines() -> None:
-    text = f"# SRU team overrides\n\nfoo, 1.0-1ubuntu1, {URL}\n  bar,2.0-1ubuntu0.1,increased-rate  \n"
+    text = (
+        f"# SRU team overrides\n\nfoo, 1.0-1ubuntu1, {URL}\n  bar,2.0-1ubuntu0.1,increased-rate  \n"
+    )
     overrides = Overrides.parse(text)
     assert [(o.source, o.version, o.thing, o.line) for o in overrides.items] == [
         ("foo", "1.0-1ubuntu1", URL, 3),

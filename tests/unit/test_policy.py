@@ -1,10 +1,19 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
-from phased_updater.model import Action, CrashCheck, Halt, Problem, ProblemKind, State
+from phased_updater.model import (
+    Action,
+    CrashCheck,
+    Decision,
+    Halt,
+    Problem,
+    ProblemKind,
+    State,
+    Update,
+)
 from phased_updater.overrides import Overrides
 from phased_updater.policy import decide, minimum_wait
 from tests.unit.factories import T0, binary, update
@@ -17,9 +26,17 @@ RATE = Problem(
     evidence={"difference": 4.5, "previous_average": 1.0},
 )
 NONE = Overrides()
+HEALTHY = CrashCheck()
 
 
-def run(u, check=CrashCheck(), overrides=NONE, halt=None, now=T0 + SIX_HOURS, step=10):  # type: ignore[no-untyped-def]
+def run(
+    u: Update,
+    check: CrashCheck = HEALTHY,
+    overrides: Overrides = NONE,
+    halt: Halt | None = None,
+    now: datetime = T0 + SIX_HOURS,
+    step: int = 10,
+) -> Decision:
     return decide(u, check, overrides, halt, now, step, SIX_HOURS)
 
 

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from phased_updater.model import CrashCheck, Problem, ProblemKind
+from phased_updater.overrides import Overrides
+from phased_updater.policy import decide
+from phased_updater.store import Store
+from tests.unit.factories import T0, binary, update
+
+CRASH = Problem(ProblemKind.NEW_CRASH, "https://errors.ubuntu.com/problem/1", "<script>x</script>")
+
+
+def test_decisions_round_trip_with_their_evidence(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "state.sqlite3")
+    u = update(binary(percentage=30))
+    decision = decide(u, CrashCheck((CRASH,)), Overrides(), None, T0, 10, timedelta(hours=6))
+    run_id = store.start_run(T0, False, 10, timedelta(hours=6))
+    store.record(run_id, T0, u, decision, applied=True)
+    store.finish_run(run_id, T0, 0, {"updates": 1})
+    [record] = store.decisions_for_run(run_id)
+    assert (record.action, record.state, record.from_percentage, record.to_percentage) == (
+        "stop",
+        "stopped",
+        30,
+        0,
+    )
+    assert record.problems == (CRASH,)
+    assert store.latest_run() is not None
+    assert store.history("jammy", "foo", "1.2-3ubuntu0.1") == [record]
+
+
+def test_history_is_never_rewritten(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "state.sqlite3")
+    u = update()
+    decision = decide(u, CrashCheck(), Overrides(), None, T0, 10, timedelta(hours=6))
+    run_id = store.start_run(T0, False, 10, timedelta(hours=6))
+    store.record(run_id, T0, u, decision, applied=True)
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        store.db.execute("UPDATE decisions SET to_percentage = 100")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        store.db.execute("DELETE FROM decisions")
+
+
+def test_a_failed_transaction_leaves_nothing(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "state.sqlite3")
+    u = update()
+    decision = decide(u, CrashCheck(), Overrides(), None, T0, 10, timedelta(hours=6))
+    run_id = store.start_run(T0, False, 10, timedelta(hours=6))
+    with pytest.raises(RuntimeError), store.transaction() as connection:
+        store.record(run_id, T0, u, decision, applied=True, connection=connection)
+        raise RuntimeError("killed half-way")
+    assert store.decisions_for_run(run_id) == []
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
