@@ -47,6 +47,8 @@ def update(
         creator_link=None,
         binaries=binaries,
         highest_percentage=(
-            highest if highest is not None else max(b.percentage for b in binaries if not b.is_debug)
+            highest
+            if highest is not None
+            else max(b.percentage for b in binaries if not b.is_debug)
         ),
     )
