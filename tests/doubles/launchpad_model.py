@@ -1,0 +1,377 @@
+"""The Launchpad double's archive: publishing records and what Launchpad does to them.
+
+This module knows nothing of HTTP. It holds the source and binary publishing
+history built from a `Scenario`, answers the queries the web service exposes,
+and implements `changeOverride` and the publisher's step with Launchpad's
+semantics (``lib/lp/soyuz/model/publishing.py`` and ``model/archive.py``).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from tests.doubles.scenario import Person, Scenario, Series, Upload
+
+ACTIVE_STATUSES = ("Pending", "Published")
+ACTIVE_SERIES_STATUSES = (
+    "Active Development",
+    "Pre-release Freeze",
+    "Current Stable Release",
+    "Supported",
+)
+SUPPORTED_SERIES_STATUSES = ("Current Stable Release", "Supported")
+DEVELOPMENT_SERIES_STATUSES = ("Active Development", "Pre-release Freeze")
+DEFAULT_ARCH = "amd64"
+
+
+class BadRequest(Exception):
+    """A call Launchpad would refuse with 400; the message is the response body."""
+
+
+@dataclass
+class SourcePublication:
+    """A source_package_publishing_history record."""
+
+    id: int
+    series: str
+    name: str
+    version: str
+    pocket: str
+    status: str
+    date_created: datetime
+    date_published: datetime | None
+    date_superseded: datetime | None
+    signer: str | None
+    creator: str | None
+    sponsor: str | None
+
+
+@dataclass
+class BinaryPublication:
+    """A binary_package_publishing_history record.
+
+    `source_id` is the source publication it was built for; Launchpad joins
+    on source release, series, pocket and archive, which comes to the same.
+    """
+
+    id: int
+    source_id: int
+    series: str
+    name: str
+    version: str
+    arch: str
+    pocket: str
+    status: str
+    pup: int | None
+    is_debug: bool
+    architecture_specific: bool
+    source_name: str
+    source_version: str
+    date_created: datetime
+    date_published: datetime | None
+    date_superseded: datetime | None = None
+
+
+@dataclass(frozen=True)
+class BinaryState:
+    """What a test inspects about a current binary publication."""
+
+    name: str
+    arch: str
+    pup: int | None
+    is_debug: bool
+    status: str
+    date_created: datetime
+    pocket: str
+
+
+def _newest_first(records: Iterable[SourcePublication | BinaryPublication]) -> list[int]:
+    return [r.id for r in sorted(records, key=lambda r: (r.date_created, r.id), reverse=True)]
+
+
+class Archive:
+    """The primary archive of the double's single distribution, ``ubuntu``."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.series: dict[str, Series] = {s.name: s for s in scenario.series}
+        self.people: dict[str, Person] = {p.name: p for p in scenario.people}
+        self.sources: dict[int, SourcePublication] = {}
+        self.binaries: dict[int, BinaryPublication] = {}
+        self._source_ids = itertools.count(1001)
+        self._binary_ids = itertools.count(50001)
+        self.arches: dict[str, list[str]] = {}
+        # Indexes, so that the benchmark's large archives answer quickly.
+        self._binaries_of_source: dict[int, list[int]] = {}
+        self._sources_named: dict[str, list[int]] = {}
+        self._binaries_named: dict[str, list[int]] = {}
+        self._load(scenario)
+
+    # -- building -------------------------------------------------------------
+
+    def _load(self, scenario: Scenario) -> None:
+        arches: dict[str, set[str]] = {s.name: {DEFAULT_ARCH} for s in scenario.series}
+        histories: dict[tuple[str, str], list[datetime]] = {}
+        for upload in scenario.uploads:
+            histories.setdefault((upload.series, upload.source), []).append(upload.published)
+        for upload in sorted(scenario.uploads, key=lambda u: u.published):
+            if upload.series not in self.series:
+                raise ValueError(f"upload {upload.source} names unknown series {upload.series}")
+            for person in (upload.signer, upload.creator):
+                if person is not None and person not in self.people:
+                    raise ValueError(f"upload {upload.source} names unknown person {person}")
+            published = upload.published if upload.status != "Pending" else None
+            superseded = (
+                _superseded_date(upload, histories[(upload.series, upload.source)])
+                if upload.status == "Superseded"
+                else None
+            )
+            # Launchpad records a sponsor when someone else signed the creator's upload.
+            sponsored = upload.signer is not None and upload.signer != upload.creator
+            source = SourcePublication(
+                id=next(self._source_ids),
+                series=upload.series,
+                name=upload.source,
+                version=upload.version,
+                pocket=upload.pocket,
+                status=upload.status,
+                date_created=upload.published,
+                date_published=published,
+                date_superseded=superseded,
+                signer=upload.signer,
+                creator=upload.creator,
+                sponsor=upload.signer if sponsored and upload.creator is not None else None,
+            )
+            self.sources[source.id] = source
+            self._sources_named.setdefault(source.name, []).append(source.id)
+            for binary in upload.binaries:
+                arches[upload.series].add(binary.arch)
+                record = BinaryPublication(
+                    id=next(self._binary_ids),
+                    source_id=source.id,
+                    series=upload.series,
+                    name=binary.name,
+                    version=upload.version,
+                    arch=binary.arch,
+                    pocket=upload.pocket,
+                    status=upload.status,
+                    pup=binary.pup,
+                    is_debug=binary.is_debug,
+                    architecture_specific=binary.architecture_specific,
+                    source_name=upload.source,
+                    source_version=upload.version,
+                    date_created=upload.published,
+                    date_published=published,
+                    date_superseded=superseded,
+                )
+                self._add_binary(record)
+        self.arches = {name: sorted(tags) for name, tags in arches.items()}
+
+    def _add_binary(self, record: BinaryPublication) -> None:
+        self.binaries[record.id] = record
+        self._binaries_of_source.setdefault(record.source_id, []).append(record.id)
+        self._binaries_named.setdefault(record.name, []).append(record.id)
+
+    # -- lookups --------------------------------------------------------------
+
+    def development_series(self) -> Series | None:
+        for status_order in (DEVELOPMENT_SERIES_STATUSES, ("Current Stable Release",)):
+            for series in self.series_newest_first():
+                if series.status in status_order:
+                    return series
+        return None
+
+    def series_newest_first(self) -> list[Series]:
+        def version_key(series: Series) -> tuple[int, ...]:
+            return tuple(int(part) for part in series.version.split(".") if part.isdigit())
+
+        return sorted(self.series.values(), key=version_key, reverse=True)
+
+    # -- queries (archive.getPublishedSources / getPublishedBinaries) ----------
+
+    def published_sources(
+        self,
+        *,
+        name: str | None = None,
+        exact_match: bool = False,
+        version: str | None = None,
+        status: str | None = None,
+        series: str | None = None,
+        pocket: str | None = None,
+        created_since: datetime | None = None,
+        order_by_date: bool = False,
+    ) -> list[SourcePublication]:
+        if version is not None and name is None:
+            raise BadRequest(
+                "The 'version' parameter can be used only together with the 'name' parameter."
+            )
+        candidates = (
+            [self.sources[i] for i in self._sources_named.get(name, [])]
+            if name is not None and exact_match
+            else self.sources.values()
+        )
+        found = [
+            s
+            for s in candidates
+            if _name_matches(s.name, name, exact_match)
+            and (version is None or s.version == version)
+            and (status is None or s.status == status)
+            and (series is None or s.series == series)
+            and (pocket is None or s.pocket == pocket)
+            and (created_since is None or s.date_created >= created_since)
+        ]
+        if order_by_date:
+            return [self.sources[i] for i in _newest_first(found)]
+        # Launchpad's default order: by name, then the newest record first.
+        return sorted(found, key=lambda s: (s.name, -s.id))
+
+    def published_binaries(
+        self,
+        *,
+        name: str | None = None,
+        exact_match: bool = False,
+        version: str | None = None,
+        status: str | None = None,
+        series_arch: tuple[str, str] | None = None,
+        pocket: str | None = None,
+        created_since: datetime | None = None,
+        order_by_date: bool = False,
+    ) -> list[BinaryPublication]:
+        if version is not None and name is None:
+            raise BadRequest(
+                "The 'version' parameter can be used only together with the 'name' parameter."
+            )
+        candidates = (
+            [self.binaries[i] for i in self._binaries_named.get(name, [])]
+            if name is not None and exact_match
+            else self.binaries.values()
+        )
+        found = [
+            b
+            for b in candidates
+            if _name_matches(b.name, name, exact_match)
+            and (version is None or b.version == version)
+            and (status is None or b.status == status)
+            and (series_arch is None or (b.series, b.arch) == series_arch)
+            and (pocket is None or b.pocket == pocket)
+            and (created_since is None or b.date_created >= created_since)
+        ]
+        if order_by_date:
+            return [self.binaries[i] for i in _newest_first(found)]
+        return sorted(found, key=lambda b: (b.name, -b.id))
+
+    def binaries_for_source(
+        self, source_id: int, *, active_only: bool = True
+    ) -> list[BinaryPublication]:
+        """spph.getPublishedBinaries: ordered by name, arch, newest record first."""
+        found = [
+            b
+            for b in (self.binaries[i] for i in self._binaries_of_source.get(source_id, []))
+            if not active_only or b.status in ACTIVE_STATUSES
+        ]
+        return sorted(found, key=lambda b: (b.name, b.arch, -b.id))
+
+    def current_binaries(self, series: str, source: str, version: str) -> list[BinaryState]:
+        sources = [
+            s.id
+            for s in self.sources.values()
+            if (s.series, s.name, s.version) == (series, source, version)
+        ]
+        return [
+            BinaryState(
+                name=b.name,
+                arch=b.arch,
+                pup=b.pup,
+                is_debug=b.is_debug,
+                status=b.status,
+                date_created=b.date_created,
+                pocket=b.pocket,
+            )
+            for source_id in sources
+            for b in self.binaries_for_source(source_id)
+        ]
+
+    # -- writes ---------------------------------------------------------------
+
+    def change_override(
+        self, binary_id: int, new_pup: int | None, now: datetime
+    ) -> BinaryPublication | None:
+        """bpph.changeOverride(new_phased_update_percentage=...), as Launchpad does it.
+
+        Returns the new Pending record, or None when nothing changes. A deb's
+        matching ddeb (``<name>-dbgsym``) gets a new record too.
+        """
+        current = self.binaries[binary_id]
+        if new_pup is None:
+            raise BadRequest(
+                "changeOverride must be passed a new component, section, priority "
+                "and/or phased_update_percentage."
+            )
+        if current.is_debug:
+            raise BadRequest(
+                "Cannot override ddeb publications directly; override the corresponding deb "
+                "instead."
+            )
+        if not 0 <= new_pup <= 100:
+            raise BadRequest("new_phased_update_percentage must be between 0 and 100 (inclusive).")
+        stored: int | None = None if new_pup == 100 else new_pup
+        if stored == current.pup:
+            return None
+        for ddeb in self._matching_ddebs(current):
+            self._add_copy(ddeb, stored, now)
+        return self._add_copy(current, stored, now)
+
+    def _matching_ddebs(self, deb: BinaryPublication) -> list[BinaryPublication]:
+        return [
+            b
+            for b in self.binaries_for_source(deb.source_id)
+            if b.is_debug and b.name == deb.name + "-dbgsym" and b.arch == deb.arch
+        ]
+
+    def _add_copy(
+        self, old: BinaryPublication, pup: int | None, now: datetime
+    ) -> BinaryPublication:
+        new = replace(
+            old,
+            id=next(self._binary_ids),
+            status="Pending",
+            pup=pup,
+            date_created=now,
+            date_published=None,
+            date_superseded=None,
+        )
+        self._add_binary(new)
+        return new
+
+    def publish(self, now: datetime) -> None:
+        """The publisher's run: publish pending records, supersede what they replace."""
+        for source in self.sources.values():
+            if source.status == "Pending":
+                source.status, source.date_published = "Published", now
+        for binary in self.binaries.values():
+            if binary.status == "Pending":
+                binary.status, binary.date_published = "Published", now
+        groups: dict[tuple[int, str, str], list[BinaryPublication]] = {}
+        for binary in self.binaries.values():
+            if binary.status == "Published":
+                groups.setdefault((binary.source_id, binary.name, binary.arch), []).append(binary)
+        for records in groups.values():
+            newest = max(records, key=lambda b: (b.date_created, b.id))
+            for record in records:
+                if record is not newest:
+                    record.status, record.date_superseded = "Superseded", now
+
+
+def _superseded_date(upload: Upload, history: list[datetime]) -> datetime:
+    """A superseded upload was superseded when the next upload of its source appeared."""
+    later = [published for published in history if published > upload.published]
+    return min(later) if later else upload.published + timedelta(days=1)
+
+
+def _name_matches(candidate: str, wanted: str | None, exact_match: bool) -> bool:
+    if wanted is None:
+        return True
+    # Launchpad's non-exact match is a substring match (contains_string).
+    return candidate == wanted if exact_match else wanted in candidate

@@ -1,0 +1,52 @@
+"""Fixtures for functional tests: the HTTP doubles on loopback.
+
+- ``launchpad``: a started `LaunchpadDouble` serving `scenarios.demo()` at
+  `scenarios.DEMO_NOW`.
+- ``make_launchpad(scenario, clock=None)``: start a double for another scenario.
+- ``errortracker``: a started, empty `ErrorTrackerDouble`.
+
+Every double is stopped at teardown, and a test fails if the double hit an
+internal error (a bug in the double, answered as HTTP 500).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+
+import pytest
+
+from tests.doubles.errortracker import ErrorTrackerDouble
+from tests.doubles.launchpad import LaunchpadDouble
+from tests.doubles.scenario import Scenario
+from tests.doubles.scenarios import DEMO_NOW, demo
+
+MakeLaunchpad = Callable[..., LaunchpadDouble]
+
+
+@pytest.fixture
+def make_launchpad() -> Iterator[MakeLaunchpad]:
+    started: list[LaunchpadDouble] = []
+
+    def make(scenario: Scenario, clock: datetime | None = None) -> LaunchpadDouble:
+        double = LaunchpadDouble(scenario, clock=clock).start()
+        started.append(double)
+        return double
+
+    yield make
+    for double in started:
+        double.stop()
+    for double in started:
+        assert not double.internal_errors, "\n".join(double.internal_errors)
+
+
+@pytest.fixture
+def launchpad(make_launchpad: MakeLaunchpad) -> LaunchpadDouble:
+    return make_launchpad(demo(), clock=DEMO_NOW)
+
+
+@pytest.fixture
+def errortracker() -> Iterator[ErrorTrackerDouble]:
+    with ErrorTrackerDouble() as double:
+        yield double
+    assert not double.internal_errors, "\n".join(double.internal_errors)
