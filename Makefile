@@ -38,5 +38,15 @@ unit: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/cycle.py
 
+INTEGRATION_VENV := .venv-integration
+
+# Needs a Juju controller. pytest-operator pins an old pytest-asyncio, so it gets a
+# virtualenv and pins of its own, apart from the unit test environment.
+integration:
+	@scripts/ensure-venv-support $(PYTHON)
+	$(PYTHON) -m venv $(INTEGRATION_VENV)
+	$(INTEGRATION_VENV)/bin/pip install --quiet -r tests/integration/requirements.txt
+	$(INTEGRATION_VENV)/bin/pytest tests/integration --asyncio-mode=auto -p no:cacheprovider
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache demo-out

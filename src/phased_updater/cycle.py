@@ -18,15 +18,15 @@ import logging
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import httplib2
 from lazr.restfulclient.errors import HTTPError, Unauthorized
 
+from phased_updater.client_pool import ClientPool
 from phased_updater.config import Settings
 from phased_updater.errortracker import ErrorTrackerClient
 from phased_updater.launchpad import (
@@ -50,7 +50,7 @@ READ_ERRORS = (HTTPError, httplib2.HttpLib2Error, OSError, LaunchpadFailure)
 # Called inside the transaction that records a decision: whatever it writes to the
 # database commits or rolls back together with the decision.
 DecisionListener = Callable[[sqlite3.Connection, int, Update, Decision], None]
-# Makes a Launchpad client for a worker thread, given the archive's self_link.
+# Makes a Launchpad client, given the archive's self_link once one client has it.
 ArchiveFactory = Callable[[str | None], LaunchpadArchive]
 
 
@@ -126,11 +126,11 @@ class Cycle:
         self.listeners = listeners
         self.dry_run = settings.effective_dry_run
         self.run_id = 0
-        self._launchpad_slots = threading.BoundedSemaphore(settings.launchpad_workers)
+        self._clients: ClientPool[LaunchpadArchive] = ClientPool(
+            settings.launchpad_workers,
+            lambda first: connect_archive(first.archive_link if first else None),
+        )
         self._errors_slots = threading.BoundedSemaphore(settings.errors_workers)
-        self._local = threading.local()
-        self._connect_lock = threading.Lock()
-        self._archive_link: str | None = None
         self._rejected = threading.Event()
         self._progress = 0
         self._progress_lock = threading.Lock()
@@ -158,23 +158,10 @@ class Cycle:
             self.store.finish_run(self.run_id, self.now, result.exit_status, result.summary())
         return result
 
-    @contextmanager
-    def _launchpad(self) -> Iterator[LaunchpadArchive]:
-        """This thread's client, used while holding one of the Launchpad slots."""
-        archive: LaunchpadArchive | None = getattr(self._local, "archive", None)
-        with self._launchpad_slots:
-            if archive is None:
-                # One at a time, so the WADL cache on disk is written by one client.
-                with self._connect_lock:
-                    archive = self.connect_archive(self._archive_link)
-                    self._archive_link = str(archive.archive.self_link)
-                self._local.archive = archive
-            yield archive
-
     def _list_work(self, result: CycleResult) -> list[WorkItem]:
         since = self.now - self.settings.lookback
         work: list[WorkItem] = []
-        with self._launchpad() as archive:
+        with self._clients.checkout() as (_, archive):
             all_series = archive.supported_series(self.settings.series)
             for series in all_series:
                 try:
@@ -189,8 +176,12 @@ class Cycle:
         return work
 
     def _process_all(self, work: list[WorkItem], result: CycleResult) -> None:
-        workers = self.settings.launchpad_workers + self.settings.errors_workers
-        threads = 1 if self.settings.launchpad_workers == 1 else workers
+        # Enough threads to keep both bounds busy: one waits on Launchpad while
+        # another waits on the Error Tracker. With one worker, strictly sequential.
+        sequential = self.settings.launchpad_workers == 1 and self.settings.errors_workers == 1
+        threads = (
+            1 if sequential else self.settings.launchpad_workers + self.settings.errors_workers
+        )
         with ThreadPoolExecutor(threads, thread_name_prefix="phaser") as pool:
             for item, outcome, failure in pool.map(lambda i: self._process(i, len(work)), work):
                 if outcome is not None:
@@ -206,7 +197,7 @@ class Cycle:
         if self._rejected.is_set():
             return item, None, "not evaluated: Launchpad rejected the credentials"
         try:
-            with self._launchpad() as archive:
+            with self._clients.checkout() as (client, archive):
                 update = archive.read_update(item.series, item.source, item.version)
             if update is None:
                 return item, None, None
@@ -221,24 +212,29 @@ class Cycle:
                 self.settings.step,
                 self.settings.interval,
             )
-            outcome = self._apply_and_record(update, decision)
+            outcome = self._apply_and_record(update, decision, client)
         except (CredentialsRejected, Unauthorized):
             self._rejected.set()
             return item, None, "Launchpad rejected the credentials"
         except READ_ERRORS as error:
             log.error("%s: cannot read from Launchpad: %s", item, error)
             return item, None, f"cannot read from Launchpad: {error}"
+        except Exception as error:
+            # A bug must cost this update one run, not the whole cycle and its report.
+            log.exception("%s: unexpected failure", item)
+            return item, None, f"unexpected failure: {type(error).__name__}"
         self._log(item, outcome, total)
         return item, outcome, None
 
-    def _apply_and_record(self, update: Update, decision: Decision) -> Outcome:
+    def _apply_and_record(self, update: Update, decision: Decision, client: int) -> Outcome:
         writes = writes_for(update, decision)
         applied, error = not writes, None
         if writes and not self.dry_run:
             binaries = {b.self_link: b for b in update.binaries}
             try:
-                for self_link, percentage in writes:
-                    with self._launchpad() as archive:
+                # Through the client that read the entries, so none is loaded again.
+                with self._clients.checkout(prefer=client) as (_, archive):
+                    for self_link, percentage in writes:
                         archive.set_percentage(binaries[self_link], percentage)
                 applied = True
             except CredentialsRejected:

@@ -147,6 +147,9 @@ class LaunchpadArchive:
                 self.archive = lp.distributions["ubuntu"].main_archive
             else:
                 self.archive = lp.load(archive_link)
+            # Read now, by the thread that owns this client: other threads only need
+            # the string, and must never touch this client's entries.
+            self.archive_link = str(self.archive.self_link)
         except Unauthorized:
             raise CredentialsRejected(REJECTED) from None
 

@@ -1,0 +1,450 @@
+#!/usr/bin/env python3
+"""Machine charm for phased-updater: every event reconciles the unit; actions edit peer data."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+# The engine (src/) ships inside the .charm: the charm copies it onto the unit and
+# uses its pure validators. dispatch only puts lib/ and venv/ on the path.
+CHARM_ROOT = Path(__file__).resolve().parent.parent
+ENGINE_SOURCE = CHARM_ROOT / "src"
+if str(ENGINE_SOURCE) not in sys.path:
+    sys.path.append(str(ENGINE_SOURCE))
+
+import ops  # noqa: E402
+from action_params import HaltParams, OverrideParams, ResumeParams, RunNowParams  # noqa: E402
+from charm_state import (  # noqa: E402
+    CharmConfig,
+    CharmState,
+    ConfigurationError,
+    SmtpSettings,
+    load_peer_records,
+    proxy_environment,
+    read_launchpad_credentials,
+)
+from peer_data import Halt, Override, PeerRecords  # noqa: E402
+from status_summary import leader_message, summarize_report  # noqa: E402
+from vhost import backend_address, vhosts_value  # noqa: E402
+from workload import SystemWorkload, Workload  # noqa: E402
+from workload_files import (  # noqa: E402
+    CYCLE_BUSY_EXIT,
+    DEBIAN_PACKAGES,
+    RUN_SERVICE,
+    RUN_TIMER,
+    SERVE_SERVICE,
+    SYSTEM_USER,
+    Layout,
+    cycle_command,
+    engine_release,
+    halt_command,
+    render_config,
+    render_halts,
+    render_overrides,
+    render_run_service,
+    render_run_timer,
+    render_serve_service,
+    render_wrapper,
+    resume_command,
+)
+
+logger = logging.getLogger(__name__)
+
+PEER = "phased-updater-peers"
+WEBSITE = "website"
+VHOST_CONFIG = "apache-vhost-config"
+SMTP = "smtp"
+# Lines of the engine's output returned by run-now, halt and resume.
+OUTPUT_TAIL = 20
+
+
+def _tail(text: str) -> str:
+    return "\n".join(text.strip().splitlines()[-OUTPUT_TAIL:])
+
+
+def _override_line(override: Override) -> str:
+    """As in the overrides file and list-overrides."""
+    return f"{override.source}, {override.version}, {override.problem}"
+
+
+class PhasedUpdaterCharm(ops.CharmBase):
+    def __init__(self, framework: ops.Framework) -> None:
+        super().__init__(framework)
+        self.layout = Layout()
+        self.workload: Workload = SystemWorkload(self.layout)
+        self._state: CharmState | None = None
+        self._problem: ConfigurationError | None = None
+
+        on = self.on
+        framework.observe(on.install, self._on_install_or_upgrade)
+        framework.observe(on.upgrade_charm, self._on_install_or_upgrade)
+        for event in (
+            on.config_changed,
+            on.start,
+            on.update_status,
+            on.leader_elected,
+            on.secret_changed,
+            on[PEER].relation_created,
+            on[PEER].relation_changed,
+            on[WEBSITE].relation_joined,
+            on[WEBSITE].relation_changed,
+            on[VHOST_CONFIG].relation_joined,
+            on[VHOST_CONFIG].relation_changed,
+            on[SMTP].relation_changed,
+            on[SMTP].relation_broken,
+        ):
+            framework.observe(event, self._on_change)
+        framework.observe(on.collect_unit_status, self._on_collect_unit_status)
+
+        framework.observe(on.add_override_action, self._on_add_override)
+        framework.observe(on.remove_override_action, self._on_remove_override)
+        framework.observe(on.list_overrides_action, self._on_list_overrides)
+        framework.observe(on.run_now_action, self._on_run_now)
+        framework.observe(on.halt_action, self._on_halt)
+        framework.observe(on.resume_action, self._on_resume)
+
+    # -- events -------------------------------------------------------------------
+
+    def _on_install_or_upgrade(self, _: ops.EventBase) -> None:
+        self.unit.status = ops.MaintenanceStatus("installing phased-updater")
+        self.reconcile()
+
+    def _on_change(self, _: ops.EventBase) -> None:
+        self.reconcile()
+
+    # -- state ----------------------------------------------------------------------
+
+    def _load_state(self) -> CharmState:
+        """Raises ConfigurationError naming the option (or relation field) and value."""
+        config = self.load_config(CharmConfig, errors="raise")
+        smtp_relation = self.model.get_relation(SMTP)
+        smtp = None
+        if smtp_relation is not None and smtp_relation.app is not None:
+            smtp = SmtpSettings.from_databag(
+                smtp_relation.data[smtp_relation.app],
+                lambda secret_id: self.model.get_secret(id=secret_id).get_content(refresh=True),
+            )
+        # apache2 answers with `servername` in its unit data; several apache2
+        # applications may be integrated, so the first one (by unit name) names the report.
+        servernames = sorted(
+            (unit.name, relation.data[unit].get("servername", ""))
+            for relation in self.model.relations[VHOST_CONFIG]
+            for unit in relation.units
+        )
+        servername = next((name for _, name in servernames if name), "")
+        peer = self.model.get_relation(PEER)
+        return CharmState(
+            config=config,
+            is_leader=self.unit.is_leader(),
+            launchpad_credentials=read_launchpad_credentials(config.launchpad_credentials),
+            smtp=smtp,
+            smtp_related=smtp_relation is not None,
+            peers=load_peer_records(peer.data[self.app]) if peer else PeerRecords(),
+            apache_servername=servername,
+            proxy_env=proxy_environment(os.environ),
+        )
+
+    def _current_state(self) -> CharmState | None:
+        if self._state is None and self._problem is None:
+            try:
+                self._state = self._load_state()
+            except ConfigurationError as error:
+                self._problem = error
+        return self._state
+
+    # -- reconcile ------------------------------------------------------------------
+
+    def reconcile(self) -> None:
+        """Make the unit match config, secrets, relations, peer data and leadership."""
+        self._state, self._problem = None, None
+        state = self._current_state()
+        if state is None:
+            logger.warning("not reconciling: %s", self._problem)
+            # The one change made despite a bad value: a unit that lost leadership
+            # must stop the timer, or two units would phase the same updates.
+            if not self.unit.is_leader():
+                self.workload.disable_now(RUN_TIMER)
+            return
+        engine_changed = self._install()
+        units_changed = self._write_files(state)
+        self._reconcile_services(state, engine_changed=engine_changed, units=units_changed)
+        self._publish(state)
+
+    def _install(self) -> bool:
+        """Packages, user, directories and the engine release; True if the engine changed."""
+        layout, workload = self.layout, self.workload
+        workload.ensure_packages(DEBIAN_PACKAGES)
+        workload.ensure_user(SYSTEM_USER, layout.var)
+        workload.ensure_dir(layout.opt, 0o755, None)
+        workload.ensure_dir(layout.etc, 0o750, SYSTEM_USER)
+        workload.ensure_dir(layout.var, 0o750, SYSTEM_USER)
+        workload.ensure_dir(layout.report_dir, 0o755, SYSTEM_USER)
+        wrapper_changed = workload.write_file(layout.wrapper, render_wrapper(layout), 0o755, None)
+        release_changed = workload.install_engine(ENGINE_SOURCE, engine_release(ENGINE_SOURCE))
+        return wrapper_changed or release_changed
+
+    def _write_files(self, state: CharmState) -> set[str]:
+        """The engine's inputs, and the systemd units; returns the units that changed."""
+        layout, workload = self.layout, self.workload
+        owner = SYSTEM_USER
+        workload.write_file(layout.config, render_config(state, layout), 0o640, owner)
+        workload.write_file(layout.overrides, render_overrides(state.peers.overrides), 0o640, owner)
+        workload.write_file(layout.halts, render_halts(state.peers.halts), 0o640, owner)
+        self._write_secret(layout.credentials, state.launchpad_credentials)
+        self._write_secret(layout.smtp_password, state.smtp.password if state.smtp else None)
+        units = {
+            RUN_SERVICE: render_run_service(layout, state.proxy_env),
+            RUN_TIMER: render_run_timer(state.config.interval_seconds),
+            SERVE_SERVICE: render_serve_service(layout, state.config.report_port),
+        }
+        return {
+            name
+            for name, text in units.items()
+            if workload.write_file(layout.unit_file(name), text, 0o644, None)
+        }
+
+    def _write_secret(self, path: Path, content: str | None) -> None:
+        if content is None:
+            self.workload.remove_file(path)
+        else:
+            self.workload.write_file(path, content, 0o600, SYSTEM_USER)
+
+    def _reconcile_services(
+        self, state: CharmState, *, engine_changed: bool, units: set[str]
+    ) -> None:
+        workload = self.workload
+        if units:
+            workload.daemon_reload()
+        workload.enable_now(SERVE_SERVICE)
+        if engine_changed or SERVE_SERVICE in units:
+            workload.restart(SERVE_SERVICE)
+        if state.is_leader:
+            workload.enable_now(RUN_TIMER)
+            if RUN_TIMER in units:
+                # Re-arms the timer with the new interval.
+                workload.restart(RUN_TIMER)
+        else:
+            workload.disable_now(RUN_TIMER)
+
+    def _publish(self, state: CharmState) -> None:
+        """Only the leader holds the current report, so only it is advertised to apache2."""
+        port = state.config.report_port
+        for relation in self.model.relations[WEBSITE]:
+            databag = relation.data[self.unit]
+            if state.is_leader:
+                host = self._address(relation)
+                databag.update({"port": str(port), "hostname": host})
+            else:
+                for key in ("port", "hostname"):
+                    databag.pop(key, None)
+        for relation in self.model.relations[VHOST_CONFIG]:
+            databag = relation.data[self.unit]
+            if state.is_leader:
+                backend = backend_address(self._address(relation), port)
+                databag["vhosts"] = vhosts_value(self.app.name, backend)
+            else:
+                databag.pop("vhosts", None)
+
+    def _address(self, relation: ops.Relation) -> str:
+        binding = self.model.get_binding(relation)
+        address = binding.network.ingress_address if binding else None
+        return str(address) if address else ""
+
+    # -- status ---------------------------------------------------------------------
+
+    def _on_collect_unit_status(self, event: ops.CollectStatusEvent) -> None:
+        state = self._current_state()
+        if state is None:
+            event.add_status(ops.BlockedStatus(str(self._problem)))
+            return
+        notes = []
+        if state.anonymous:
+            notes.append("anonymous dry runs (no launchpad-credentials)")
+        elif state.config.dry_run:
+            notes.append("dry-run set")
+        if not state.smtp_related:
+            notes.append("email off (no smtp integration)")
+        elif state.smtp is None:
+            notes.append("email off (waiting for smtp data)")
+        if state.is_leader:
+            report_text = self.workload.read_text(self.layout.report_json)
+            message = leader_message(
+                summarize_report(report_text) if report_text else None,
+                self.workload.timer_next_elapse(RUN_TIMER),
+                self.workload.last_run(RUN_SERVICE),
+                datetime.now(UTC),
+            )
+        else:
+            message = "standby: the leader runs the cycles"
+        event.add_status(ops.ActiveStatus("; ".join([message, *notes])))
+
+    # -- actions --------------------------------------------------------------------
+
+    def _require_leader(self, event: ops.ActionEvent, action: str) -> bool:
+        if self.unit.is_leader():
+            return True
+        event.fail(
+            f"{action} changes shared state, so it runs on the leader only: "
+            f"use juju run {self.app.name}/leader {action} ..."
+        )
+        return False
+
+    def _require_state(self, event: ops.ActionEvent) -> CharmState | None:
+        state = self._current_state()
+        if state is None:
+            event.fail(f"the charm is blocked until this is fixed: {self._problem}")
+        return state
+
+    def _peer_databag(self, event: ops.ActionEvent) -> ops.RelationDataContent | None:
+        relation = self.model.get_relation(PEER)
+        if relation is None:
+            event.fail("the peer relation does not exist yet; retry once the unit has settled")
+            return None
+        return relation.data[self.app]
+
+    def _update_peers(
+        self, event: ops.ActionEvent, change: Callable[[PeerRecords], PeerRecords]
+    ) -> PeerRecords | None:
+        """Applies `change` to the peer records, saves them and re-renders the unit's files."""
+        databag = self._peer_databag(event)
+        state = self._require_state(event)
+        if databag is None or state is None:
+            return None
+        records = change(state.peers)
+        records.save(databag)
+        self.reconcile()
+        return records
+
+    def _on_add_override(self, event: ops.ActionEvent) -> None:
+        params = event.load_params(OverrideParams, errors="fail")
+        if not self._require_leader(event, "add-override"):
+            return
+        override = params.override()
+        records = self._update_peers(event, lambda peers: peers.with_override(override))
+        if records is not None:
+            event.set_results(
+                {"added": _override_line(override), "count": str(len(records.overrides))}
+            )
+
+    def _on_remove_override(self, event: ops.ActionEvent) -> None:
+        params = event.load_params(OverrideParams, errors="fail")
+        if not self._require_leader(event, "remove-override"):
+            return
+        override = params.override()
+        state = self._require_state(event)
+        if state is None:
+            return
+        if override not in state.peers.overrides:
+            event.fail(f"no override {_override_line(override)}; see the list-overrides action")
+            return
+        records = self._update_peers(event, lambda peers: peers.without_override(override))
+        if records is not None:
+            event.set_results(
+                {"removed": _override_line(override), "count": str(len(records.overrides))}
+            )
+
+    def _on_list_overrides(self, event: ops.ActionEvent) -> None:
+        state = self._require_state(event)
+        if state is None:
+            return
+        lines = [_override_line(override) for override in state.peers.overrides]
+        event.set_results({"count": str(len(lines)), "overrides": "\n".join(lines)})
+
+    def _on_run_now(self, event: ops.ActionEvent) -> None:
+        params = event.load_params(RunNowParams, errors="fail")
+        if not self._require_leader(event, "run-now"):
+            return
+        state = self._require_state(event)
+        if state is None:
+            return
+        self.reconcile()
+        dry_run = params.dry_run or state.dry_run
+        event.log("running one cycle" + (" (dry run)" if dry_run else ""))
+        result = self.workload.run_as_service_user(
+            cycle_command(self.layout, dry_run=dry_run), state.proxy_env
+        )
+        if result.returncode == CYCLE_BUSY_EXIT:
+            event.fail("a cycle is already running (the timer's); try again when it ends")
+            return
+        if result.returncode not in (0, 1):
+            event.fail(f"phased-updater run exited {result.returncode}:\n{_tail(result.stderr)}")
+            return
+        report_text = self.workload.read_text(self.layout.report_json)
+        report = summarize_report(report_text) if report_text else None
+        summary = report.describe() if report else "no report written"
+        if result.returncode == 1:
+            summary += "; some packages could not be evaluated"
+        event.set_results(
+            {
+                "exit-code": str(result.returncode),
+                "dry-run": str(dry_run).lower(),
+                "summary": summary,
+                "log": _tail(result.stderr),
+            }
+        )
+
+    def _on_halt(self, event: ops.ActionEvent) -> None:
+        params = event.load_params(HaltParams, errors="fail")
+        if not self._require_leader(event, "halt"):
+            return
+        halt = Halt(
+            series=params.series,
+            source=params.package,
+            version=params.version,
+            reason=params.reason,
+            by=params.by or "juju action",
+            at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+        # Recorded first: even if Launchpad cannot be reached, the phaser now leaves
+        # the update alone.
+        state = self._require_state(event)
+        if state is None or self._update_peers(event, lambda peers: peers.with_halt(halt)) is None:
+            return
+        key = f"{halt.series}/{halt.source}/{halt.version}"
+        if state.anonymous:
+            event.set_results(
+                {"halted": key, "launchpad": "not changed: no launchpad-credentials configured"}
+            )
+            return
+        result = self.workload.run_as_service_user(halt_command(self.layout, halt), state.proxy_env)
+        if result.returncode != 0:
+            event.fail(
+                f"halt of {key} recorded, but phased-updater halt exited {result.returncode}; "
+                f"Launchpad may still phase it. Run the action again.\n{_tail(result.stderr)}"
+            )
+            return
+        event.set_results({"halted": key, "launchpad": "phased-update percentage set to 0"})
+
+    def _on_resume(self, event: ops.ActionEvent) -> None:
+        params = event.load_params(ResumeParams, errors="fail")
+        if not self._require_leader(event, "resume"):
+            return
+        state = self._require_state(event)
+        if state is None:
+            return
+        key = params.key()
+        halt = state.peers.find_halt(key)
+        if halt is None:
+            held = ", ".join("/".join(h.key()) for h in state.peers.halts) or "none"
+            event.fail(f"{'/'.join(key)} is not halted by hand (manual halts: {held})")
+            return
+        if not state.anonymous:
+            command = resume_command(self.layout, *key)
+            result = self.workload.run_as_service_user(command, state.proxy_env)
+            if result.returncode != 0:
+                event.fail(
+                    f"phased-updater resume exited {result.returncode}; {'/'.join(key)} stays "
+                    f"halted.\n{_tail(result.stderr)}"
+                )
+                return
+        if self._update_peers(event, lambda peers: peers.without_halt(key)) is not None:
+            event.set_results({"resumed": "/".join(key)})
+
+
+if __name__ == "__main__":  # pragma: nocover
+    ops.main(PhasedUpdaterCharm)

@@ -1,0 +1,254 @@
+"""Juju's untyped config, secrets and relation data, parsed once into one typed state.
+
+Nothing outside this module reads a raw option or databag: the charm builds a
+`CharmState` at the start of every hook, or learns from `ConfigurationError` which
+option holds which bad value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import ops
+from peer_data import PeerDataError, PeerRecords
+
+from phased_updater.duration import parse_duration
+
+MIN_INTERVAL_SECONDS = 15 * 60
+LAUNCHPAD_INSTANCES = ("production", "staging", "qastaging")
+# Ubuntu series names are one lower-case word.
+_SERIES = re.compile(r"[a-z]+")
+# Deliberately loose: a mail address is checked by the relay; this rejects typos and
+# anything that could break out of a mail header (whitespace, commas, angle brackets).
+_MAIL_ADDRESS = re.compile(r"[^@\s,<>\"]+@[^@\s,<>\"]+")
+SMTP_AUTH_TYPES = {"none": "none", "not_provided": "none", "plain": "plain"}
+SMTP_SECURITY = ("none", "starttls", "tls")
+# Reading the report server's port as an unprivileged user needs an unprivileged port.
+MIN_REPORT_PORT = 1024
+
+
+class ConfigurationError(ValueError):
+    """A value the charm cannot use: names where it came from, the value and why."""
+
+    def __init__(self, option: str, value: object, reason: str) -> None:
+        self.option = option
+        self.value = value
+        self.reason = reason
+        super().__init__(f"invalid {option} {value!r}: {reason}")
+
+
+def _is_http_url(text: str) -> bool:
+    parts = urlsplit(text)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def _split_list(text: str) -> tuple[str, ...]:
+    items = (item.strip() for item in text.split(","))
+    return tuple(dict.fromkeys(item for item in items if item))
+
+
+@dataclass(frozen=True, kw_only=True)
+class CharmConfig:
+    """`juju config`, loaded with CharmBase.load_config; raises ConfigurationError."""
+
+    step: int = 10
+    interval: str = "6h"
+    series: str = ""
+    launchpad: str = "production"
+    launchpad_credentials: ops.Secret | None = None
+    errors_url: str = "https://errors.ubuntu.com"
+    dry_run: bool = False
+    mail_from: str = ""
+    mail_cc: str = ""
+    report_port: int = 8080
+    report_url: str = ""
+    # Derived, typed forms of the strings above.
+    interval_seconds: int = field(init=False)
+    series_list: tuple[str, ...] = field(init=False)
+    mail_cc_list: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.step <= 100:
+            raise ConfigurationError("step", self.step, "must be between 1 and 100")
+        try:
+            interval = parse_duration(self.interval)
+        except ValueError as error:
+            # The engine's message repeats the value; keep only the reason.
+            reason = str(error).split(": ", 1)[-1]
+            raise ConfigurationError("interval", self.interval, reason) from None
+        if interval.total_seconds() < MIN_INTERVAL_SECONDS:
+            raise ConfigurationError("interval", self.interval, "must be at least 15m")
+        series = _split_list(self.series)
+        for name in series:
+            if not _SERIES.fullmatch(name):
+                raise ConfigurationError(
+                    "series", self.series, f"{name!r} is not a series name such as noble"
+                )
+        if self.launchpad not in LAUNCHPAD_INSTANCES and not _is_http_url(self.launchpad):
+            raise ConfigurationError(
+                "launchpad", self.launchpad, "must be production, staging, qastaging or a URL"
+            )
+        if not _is_http_url(self.errors_url):
+            raise ConfigurationError("errors-url", self.errors_url, "must be an http(s) URL")
+        if self.mail_from and not _MAIL_ADDRESS.fullmatch(self.mail_from):
+            raise ConfigurationError("mail-from", self.mail_from, "is not a mail address")
+        cc = _split_list(self.mail_cc)
+        for address in cc:
+            if not _MAIL_ADDRESS.fullmatch(address):
+                raise ConfigurationError(
+                    "mail-cc", self.mail_cc, f"{address!r} is not a mail address"
+                )
+        if not MIN_REPORT_PORT <= self.report_port <= 65535:
+            raise ConfigurationError(
+                "report-port", self.report_port, f"must be between {MIN_REPORT_PORT} and 65535"
+            )
+        if self.report_url and not _is_http_url(self.report_url):
+            raise ConfigurationError("report-url", self.report_url, "must be an http(s) URL")
+        object.__setattr__(self, "interval_seconds", int(interval.total_seconds()))
+        object.__setattr__(self, "series_list", series)
+        object.__setattr__(self, "mail_cc_list", cc)
+
+
+def read_launchpad_credentials(secret: ops.Secret | None) -> str | None:
+    """The credentials file's text; None when the option is unset."""
+    if secret is None:
+        return None
+    secret_id = secret.id or "(unknown id)"
+    try:
+        content = secret.get_content(refresh=True)
+    except ops.SecretNotFoundError:
+        raise ConfigurationError(
+            "launchpad-credentials", secret_id, "secret not found or not granted to this app"
+        ) from None
+    except ops.ModelError as error:
+        raise ConfigurationError(
+            "launchpad-credentials", secret_id, f"unreadable: {error}"
+        ) from None
+    credentials = content.get("credentials", "")
+    if not credentials.strip():
+        raise ConfigurationError(
+            "launchpad-credentials", secret_id, "the secret has no 'credentials' key"
+        )
+    return credentials
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """The smtp-integrator's application data, in the engine's terms."""
+
+    host: str
+    port: int
+    user: str
+    password: str | None
+    auth: str
+    security: str
+    skip_verify: bool
+    sender: str
+
+    @classmethod
+    def from_databag(
+        cls, databag: Mapping[str, str], read_secret: Callable[[str], Mapping[str, str]]
+    ) -> SmtpSettings | None:
+        """None while the provider has not written its data yet."""
+        host = databag.get("host", "")
+        if not host:
+            return None
+        port_text = databag.get("port", "25")
+        if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+            raise ConfigurationError("smtp relation port", port_text, "is not a TCP port")
+        auth_type = databag.get("auth_type", "none")
+        if auth_type not in SMTP_AUTH_TYPES:
+            raise ConfigurationError("smtp relation auth_type", auth_type, "is not none or plain")
+        security = databag.get("transport_security", "none")
+        if security not in SMTP_SECURITY:
+            raise ConfigurationError(
+                "smtp relation transport_security", security, "is not none, starttls or tls"
+            )
+        password: str | None = None
+        password_id = databag.get("password_id", "")
+        if password_id:
+            try:
+                password = read_secret(password_id)["password"]
+            except (ops.SecretNotFoundError, KeyError):
+                raise ConfigurationError(
+                    "smtp relation password_id", password_id, "secret not found or has no password"
+                ) from None
+            except ops.ModelError as error:
+                raise ConfigurationError(
+                    "smtp relation password_id", password_id, f"unreadable: {error}"
+                ) from None
+        return cls(
+            host=host,
+            port=int(port_text),
+            user=databag.get("user", ""),
+            password=password,
+            auth=SMTP_AUTH_TYPES[auth_type],
+            security=security,
+            skip_verify=databag.get("skip_ssl_verify", "false").lower() == "true",
+            sender=databag.get("smtp_sender", ""),
+        )
+
+
+@dataclass(frozen=True)
+class CharmState:
+    """Everything the unit should look like, from config, secrets, relations and leadership."""
+
+    config: CharmConfig
+    is_leader: bool
+    launchpad_credentials: str | None = None
+    smtp: SmtpSettings | None = None
+    smtp_related: bool = False
+    peers: PeerRecords = dataclasses.field(default_factory=PeerRecords)
+    # From apache2's `servername` over apache-vhost-config, when report-url is unset.
+    apache_servername: str = ""
+    proxy_env: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def anonymous(self) -> bool:
+        """Without Launchpad credentials every run is an anonymous dry run."""
+        return self.launchpad_credentials is None
+
+    @property
+    def dry_run(self) -> bool:
+        return self.config.dry_run or self.anonymous
+
+    @property
+    def report_url(self) -> str:
+        if self.config.report_url:
+            return self.config.report_url
+        return f"http://{self.apache_servername}/" if self.apache_servername else ""
+
+    @property
+    def mail_from(self) -> str:
+        if self.config.mail_from:
+            return self.config.mail_from
+        return self.smtp.sender if self.smtp else ""
+
+
+def load_peer_records(databag: Mapping[str, str]) -> PeerRecords:
+    try:
+        return PeerRecords.load(databag)
+    except PeerDataError as error:
+        raise ConfigurationError("peer relation data", "", str(error)) from None
+
+
+PROXY_VARIABLES = {
+    "JUJU_CHARM_HTTP_PROXY": "HTTP_PROXY",
+    "JUJU_CHARM_HTTPS_PROXY": "HTTPS_PROXY",
+    "JUJU_CHARM_NO_PROXY": "NO_PROXY",
+}
+
+
+def proxy_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """Juju's model proxy settings, for the engine's services (upper and lower case)."""
+    result: dict[str, str] = {}
+    for juju_name, name in PROXY_VARIABLES.items():
+        value = environ.get(juju_name, "")
+        if value:
+            result[name] = value
+            result[name.lower()] = value
+    return result

@@ -1,0 +1,109 @@
+"""Overrides and manual halts, kept in the peer relation's application databag.
+
+Only the leader writes them (from actions); every unit renders them into the engine's
+files. The databag outlives any one unit, so a new leader inherits them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+OVERRIDES_KEY = "overrides"
+HALTS_KEY = "halts"
+
+
+class PeerDataError(ValueError):
+    """The databag holds something this charm did not write."""
+
+
+@dataclass(frozen=True)
+class Override:
+    source: str
+    version: str
+    problem: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"source": self.source, "version": self.version, "problem": self.problem}
+
+
+@dataclass(frozen=True)
+class Halt:
+    series: str
+    source: str
+    version: str
+    reason: str
+    by: str
+    at: str
+
+    def key(self) -> tuple[str, str, str]:
+        return (self.series, self.source, self.version)
+
+    def to_json(self) -> dict[str, str]:
+        # The engine's halts.json field names.
+        return {
+            "series": self.series,
+            "source": self.source,
+            "version": self.version,
+            "reason": self.reason,
+            "by": self.by,
+            "at": self.at,
+        }
+
+
+def _records(databag: Mapping[str, str], key: str, fields: tuple[str, ...]) -> list[dict[str, str]]:
+    raw = databag.get(key, "[]")
+    try:
+        items: Any = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise PeerDataError(f"peer data {key!r} is not JSON: {error}") from error
+    if not isinstance(items, list):
+        raise PeerDataError(f"peer data {key!r} is not a list")
+    records = []
+    for item in items:
+        if not isinstance(item, dict) or any(
+            not isinstance(item.get(name), str) for name in fields
+        ):
+            raise PeerDataError(f"peer data {key!r} has a malformed entry: {item!r}")
+        records.append({name: item[name] for name in fields})
+    return records
+
+
+@dataclass(frozen=True)
+class PeerRecords:
+    overrides: tuple[Override, ...] = ()
+    halts: tuple[Halt, ...] = ()
+
+    @classmethod
+    def load(cls, databag: Mapping[str, str]) -> PeerRecords:
+        overrides = _records(databag, OVERRIDES_KEY, ("source", "version", "problem"))
+        halts = _records(databag, HALTS_KEY, ("series", "source", "version", "reason", "by", "at"))
+        return cls(
+            overrides=tuple(Override(**item) for item in overrides),
+            halts=tuple(Halt(**item) for item in halts),
+        )
+
+    def save(self, databag: MutableMapping[str, str]) -> None:
+        databag[OVERRIDES_KEY] = json.dumps([item.to_json() for item in self.overrides])
+        databag[HALTS_KEY] = json.dumps([item.to_json() for item in self.halts])
+
+    def with_override(self, override: Override) -> PeerRecords:
+        if override in self.overrides:
+            return self
+        return replace(self, overrides=(*self.overrides, override))
+
+    def without_override(self, override: Override) -> PeerRecords:
+        return replace(self, overrides=tuple(o for o in self.overrides if o != override))
+
+    def find_halt(self, key: tuple[str, str, str]) -> Halt | None:
+        return next((halt for halt in self.halts if halt.key() == key), None)
+
+    def with_halt(self, halt: Halt) -> PeerRecords:
+        """Adds `halt`, replacing an earlier halt of the same update (new reason, new time)."""
+        others = tuple(h for h in self.halts if h.key() != halt.key())
+        return replace(self, halts=(*others, halt))
+
+    def without_halt(self, key: tuple[str, str, str]) -> PeerRecords:
+        return replace(self, halts=tuple(h for h in self.halts if h.key() != key))

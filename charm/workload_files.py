@@ -1,0 +1,329 @@
+"""Where the engine lives on the unit, and the text of every file the charm writes there.
+
+Pure functions of the charm state: no I/O, so tests assert the exact contents.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from charm_state import CharmState
+from peer_data import Halt, Override
+
+SYSTEM_USER = "phased-updater"
+# Ubuntu's packages for the engine's dependencies (pyproject.toml lists the same four).
+# They are upgraded by unattended-upgrades, not by upgrade-charm, so a charm upgrade
+# never swaps a library under a running cycle.
+DEBIAN_PACKAGES = (
+    "python3-launchpadlib",
+    "python3-requests",
+    "python3-jinja2",
+    "python3-waitress",
+)
+RUN_SERVICE = "phased-updater-run.service"
+RUN_TIMER = "phased-updater-run.timer"
+SERVE_SERVICE = "phased-updater-serve.service"
+# flock's exit status when another cycle holds the lock (EX_TEMPFAIL).
+CYCLE_BUSY_EXIT = 75
+# The first run after the timer starts (install, new leader, changed interval).
+FIRST_RUN_DELAY = "2min"
+
+HEADER = "Written by the phased-updater charm; local changes are overwritten."
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Every path the charm manages. The default is the real one."""
+
+    opt: Path = Path("/opt/phased-updater")
+    etc: Path = Path("/etc/phased-updater")
+    var: Path = Path("/var/lib/phased-updater")
+    systemd: Path = Path("/etc/systemd/system")
+
+    @property
+    def releases(self) -> Path:
+        """One directory per engine release; `current` points at one of them."""
+        return self.opt / "releases"
+
+    @property
+    def current(self) -> Path:
+        return self.opt / "current"
+
+    @property
+    def wrapper(self) -> Path:
+        return self.opt / "bin" / "phased-updater"
+
+    @property
+    def config(self) -> Path:
+        return self.etc / "config.toml"
+
+    @property
+    def credentials(self) -> Path:
+        return self.etc / "launchpad-credentials"
+
+    @property
+    def smtp_password(self) -> Path:
+        return self.etc / "smtp-password"
+
+    @property
+    def overrides(self) -> Path:
+        return self.etc / "overrides.csv"
+
+    @property
+    def halts(self) -> Path:
+        return self.etc / "halts.json"
+
+    @property
+    def state(self) -> Path:
+        return self.var / "state.sqlite"
+
+    @property
+    def report_dir(self) -> Path:
+        return self.var / "report"
+
+    @property
+    def report_json(self) -> Path:
+        return self.report_dir / "phased-updates.json"
+
+    @property
+    def cycle_lock(self) -> Path:
+        return self.var / "cycle.lock"
+
+    def unit_file(self, name: str) -> Path:
+        return self.systemd / name
+
+
+def render_wrapper(layout: Layout) -> str:
+    """The `phased-updater` command: resolves the current release once, at start.
+
+    Python imports lazily, so running from the `current` symlink itself would let an
+    upgrade-charm switch half of a running cycle's modules to the new release.
+    """
+    return (
+        "#!/bin/sh\n"
+        f"# {HEADER}\n"
+        "# Pins the engine release for the whole process; see the charm's workload_files.py.\n"
+        f'release=$(readlink -f "{layout.current}") || exit 70\n'
+        'PYTHONPATH="$release" exec /usr/bin/python3 -m phased_updater.cli "$@"\n'
+    )
+
+
+def _toml_value(value: str | int | bool | Sequence[str]) -> str:
+    # JSON string escapes are valid TOML basic-string escapes.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    return "[" + ", ".join(json.dumps(item, ensure_ascii=False) for item in value) + "]"
+
+
+def render_toml(settings: Mapping[str, str | int | bool | Sequence[str]]) -> str:
+    """A flat TOML document, keys in the given order."""
+    lines = [f"# {HEADER}"]
+    lines += [f"{key} = {_toml_value(value)}" for key, value in settings.items()]
+    return "\n".join(lines) + "\n"
+
+
+def render_config(state: CharmState, layout: Layout) -> str:
+    """The engine's config.toml: options as the engine names them (see its README)."""
+    config = state.config
+    settings: dict[str, str | int | bool | Sequence[str]] = {
+        "launchpad": config.launchpad,
+        "errors_url": config.errors_url,
+        "series": list(config.series_list),
+        "step": config.step,
+        "interval": config.interval,
+        "overrides": str(layout.overrides),
+        "halts": str(layout.halts),
+        "state": str(layout.state),
+        "report_dir": str(layout.report_dir),
+        "dry_run": state.dry_run,
+    }
+    if state.launchpad_credentials is not None:
+        settings["credentials"] = str(layout.credentials)
+    if state.report_url:
+        settings["report_url"] = state.report_url
+    # No smtp_host means no mail: the engine sends none without the integration.
+    smtp = state.smtp
+    if smtp is not None:
+        settings |= {
+            "smtp_host": smtp.host,
+            "smtp_port": smtp.port,
+            "smtp_auth": smtp.auth,
+            "smtp_security": smtp.security,
+            "smtp_skip_verify": smtp.skip_verify,
+        }
+        if smtp.user:
+            settings["smtp_user"] = smtp.user
+        if smtp.password is not None:
+            settings["smtp_password_file"] = str(layout.smtp_password)
+        if state.mail_from:
+            settings["mail_from"] = state.mail_from
+        settings["mail_cc"] = list(config.mail_cc_list)
+    return render_toml(settings)
+
+
+def render_overrides(overrides: Sequence[Override]) -> str:
+    lines = [f"# {HEADER}", "# Managed with: juju run <app>/leader add-override|remove-override"]
+    lines += [f"{item.source}, {item.version}, {item.problem}" for item in overrides]
+    return "\n".join(lines) + "\n"
+
+
+def render_halts(halts: Sequence[Halt]) -> str:
+    document = {"halts": [halt.to_json() for halt in halts]}
+    return json.dumps(document, indent=2, sort_keys=False) + "\n"
+
+
+def _environment_lines(proxy_env: Mapping[str, str]) -> list[str]:
+    # systemd's quoting: the whole assignment in double quotes, \ and " escaped.
+    lines = []
+    for name, value in sorted(proxy_env.items()):
+        escaped = f"{name}={value}".replace("\\", "\\\\").replace('"', '\\"')
+        lines.append(f'Environment="{escaped}"')
+    return lines
+
+
+def _hardening(writable: Path | None) -> list[str]:
+    """The engine writes to its state directory at most; the rest of the system is read-only."""
+    lines = ["NoNewPrivileges=yes", "PrivateTmp=yes", "ProtectHome=yes", "ProtectSystem=strict"]
+    if writable is not None:
+        lines.append(f"ReadWritePaths={writable}")
+    return lines
+
+
+def render_run_service(layout: Layout, proxy_env: Mapping[str, str]) -> str:
+    """One cycle. The lock keeps a `run-now` action and the timer from overlapping."""
+    lines = [
+        f"# {HEADER}",
+        "[Unit]",
+        "Description=phased-updater: one cycle of phased updates",
+        "Wants=network-online.target",
+        "After=network-online.target",
+        "",
+        "[Service]",
+        "Type=oneshot",
+        f"User={SYSTEM_USER}",
+        f"Group={SYSTEM_USER}",
+        *_environment_lines(proxy_env),
+        f"ExecStart=/usr/bin/flock --nonblock --conflict-exit-code {CYCLE_BUSY_EXIT} "
+        f"{layout.cycle_lock} {layout.wrapper} run --config {layout.config}",
+        *_hardening(layout.var),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def render_run_timer(interval_seconds: int) -> str:
+    """Counted from the end of the last run, so a slow cycle never overlaps the next."""
+    lines = [
+        f"# {HEADER}",
+        "[Unit]",
+        "Description=phased-updater: run a cycle periodically (leader only)",
+        "",
+        "[Timer]",
+        f"OnActiveSec={FIRST_RUN_DELAY}",
+        f"OnUnitInactiveSec={interval_seconds}s",
+        f"Unit={RUN_SERVICE}",
+        "",
+        "[Install]",
+        "WantedBy=timers.target",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def render_serve_service(layout: Layout, port: int) -> str:
+    lines = [
+        f"# {HEADER}",
+        "[Unit]",
+        "Description=phased-updater: HTTP server for the phasing report",
+        "After=network.target",
+        "",
+        "[Service]",
+        "Type=simple",
+        f"User={SYSTEM_USER}",
+        f"Group={SYSTEM_USER}",
+        f"ExecStart={layout.wrapper} serve --report-dir {layout.report_dir} --bind 0.0.0.0:{port}",
+        "Restart=on-failure",
+        "RestartSec=5",
+        *_hardening(None),
+        "",
+        "[Install]",
+        "WantedBy=multi-user.target",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def cycle_command(layout: Layout, *, dry_run: bool) -> list[str]:
+    """`run-now`: the same command as the service, under the same lock."""
+    command = [
+        "/usr/bin/flock",
+        "--nonblock",
+        "--conflict-exit-code",
+        str(CYCLE_BUSY_EXIT),
+        str(layout.cycle_lock),
+        str(layout.wrapper),
+        "run",
+        "--config",
+        str(layout.config),
+    ]
+    if dry_run:
+        command.append("--dry-run")
+    return command
+
+
+def halt_command(layout: Layout, halt: Halt) -> list[str]:
+    return [
+        str(layout.wrapper),
+        "halt",
+        "--config",
+        str(layout.config),
+        "--series",
+        halt.series,
+        "--source",
+        halt.source,
+        "--version",
+        halt.version,
+        "--reason",
+        halt.reason,
+        "--by",
+        halt.by,
+    ]
+
+
+def resume_command(layout: Layout, series: str, source: str, version: str) -> list[str]:
+    return [
+        str(layout.wrapper),
+        "resume",
+        "--config",
+        str(layout.config),
+        "--series",
+        series,
+        "--source",
+        source,
+        "--version",
+        version,
+    ]
+
+
+def engine_release(source: Path) -> str:
+    """A release name for the engine in `source` (src/): its version and a content hash.
+
+    The hash changes with any file, so a charm revision that fixes the engine without
+    bumping its version still installs into a new directory.
+    """
+    package = source / "phased_updater"
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(package).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes())
+    version = "unknown"
+    for line in (package / "__init__.py").read_text(encoding="utf-8").splitlines():
+        if line.startswith("__version__"):
+            version = line.split("=", 1)[1].strip().strip("\"'")
+    return f"{version}-{digest.hexdigest()[:12]}"

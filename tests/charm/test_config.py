@@ -1,0 +1,210 @@
+"""config-changed: valid values reach the engine's files; each invalid one blocks the unit."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import ops
+import pytest
+from ops import testing
+
+from charm import PhasedUpdaterCharm
+from tests.charm.fake_workload import FakeWorkload
+
+CONFIG = Path("/etc/phased-updater/config.toml")
+CREDENTIALS = Path("/etc/phased-updater/launchpad-credentials")
+TIMER = Path("/etc/systemd/system/phased-updater-run.timer")
+LP_CREDENTIALS = "[1]\nconsumer_key = phased-updater\naccess_token = t\naccess_secret = s\n"
+
+
+def engine_config(workload: FakeWorkload) -> dict[str, Any]:
+    return tomllib.loads(workload.files[CONFIG].content)
+
+
+def test_valid_config_reaches_the_engine(
+    ctx: testing.Context[PhasedUpdaterCharm], workload: FakeWorkload
+) -> None:
+    config: dict[str, str | int | bool] = {
+        "step": 25,
+        "interval": "1h30m",
+        "series": "noble, jammy,noble",
+        "launchpad": "staging",
+        "errors-url": "https://errors.staging.ubuntu.com",
+        "dry-run": True,
+        "report-port": 8443,
+        "report-url": "https://phasing.example.com/",
+    }
+    out = ctx.run(ctx.on.config_changed(), testing.State(leader=True, config=config))
+
+    assert engine_config(workload) == {
+        "launchpad": "staging",
+        "errors_url": "https://errors.staging.ubuntu.com",
+        "series": ["noble", "jammy"],
+        "step": 25,
+        "interval": "1h30m",
+        "overrides": "/etc/phased-updater/overrides.csv",
+        "halts": "/etc/phased-updater/halts.json",
+        "state": "/var/lib/phased-updater/state.sqlite",
+        "report_dir": "/var/lib/phased-updater/report",
+        "dry_run": True,
+        "report_url": "https://phasing.example.com/",
+    }
+    assert "OnUnitInactiveSec=5400s\n" in workload.files[TIMER].content
+    serve = workload.files[Path("/etc/systemd/system/phased-updater-serve.service")].content
+    assert "--bind 0.0.0.0:8443\n" in serve
+    assert isinstance(out.unit_status, ops.ActiveStatus)
+
+
+def test_changing_the_interval_rearms_the_timer(
+    ctx: testing.Context[PhasedUpdaterCharm], workload: FakeWorkload
+) -> None:
+    ctx.run(ctx.on.install(), testing.State(leader=True))
+    workload.calls.clear()
+
+    ctx.run(ctx.on.config_changed(), testing.State(leader=True, config={"interval": "1d"}))
+
+    assert "OnUnitInactiveSec=86400s\n" in workload.files[TIMER].content
+    assert workload.system_calls() == [
+        ("daemon-reload",),
+        ("enable --now", "phased-updater-serve.service"),
+        ("enable --now", "phased-updater-run.timer"),
+        ("restart", "phased-updater-run.timer"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("step", 0, "invalid step 0: must be between 1 and 100"),
+        ("step", 101, "invalid step 101: must be between 1 and 100"),
+        ("interval", "banana", "invalid interval 'banana': expected <integer><unit>"),
+        ("interval", "10m", "invalid interval '10m': must be at least 15m"),
+        ("interval", "30m1h", "invalid interval '30m1h': units must appear once each"),
+        ("series", "noble,Jammy!", "invalid series 'noble,Jammy!': 'Jammy!' is not a series"),
+        ("launchpad", "prod", "invalid launchpad 'prod': must be production, staging"),
+        ("errors-url", "errors.ubuntu.com", "invalid errors-url 'errors.ubuntu.com': must be"),
+        ("mail-from", "nobody", "invalid mail-from 'nobody': is not a mail address"),
+        ("mail-cc", "a@example.com, oops", "invalid mail-cc 'a@example.com, oops': 'oops' is"),
+        ("report-port", 80, "invalid report-port 80: must be between 1024 and 65535"),
+        ("report-url", "phasing", "invalid report-url 'phasing': must be an http(s) URL"),
+    ],
+)
+def test_invalid_option_blocks_and_changes_nothing(
+    ctx: testing.Context[PhasedUpdaterCharm],
+    workload: FakeWorkload,
+    option: str,
+    value: str | int,
+    message: str,
+) -> None:
+    out = ctx.run(ctx.on.config_changed(), testing.State(leader=True, config={option: value}))
+
+    assert isinstance(out.unit_status, ops.BlockedStatus)
+    assert out.unit_status.message.startswith(message)
+    assert workload.calls == []
+
+
+def test_fixing_the_value_unblocks(
+    ctx: testing.Context[PhasedUpdaterCharm], workload: FakeWorkload
+) -> None:
+    state = ctx.run(ctx.on.config_changed(), testing.State(leader=True, config={"step": 0}))
+    out = ctx.run(ctx.on.config_changed(), testing.State(leader=True, config={"step": 5}))
+
+    assert isinstance(state.unit_status, ops.BlockedStatus)
+    assert isinstance(out.unit_status, ops.ActiveStatus)
+    assert engine_config(workload)["step"] == 5
+
+
+def test_credentials_secret_is_written_0600_and_ends_dry_runs(
+    ctx: testing.Context[PhasedUpdaterCharm], workload: FakeWorkload
+) -> None:
+    secret = testing.Secret(tracked_content={"credentials": LP_CREDENTIALS})
+    state = testing.State(
+        leader=True, config={"launchpad-credentials": secret.id}, secrets={secret}
+    )
+
+    out = ctx.run(ctx.on.config_changed(), state)
+
+    record = workload.files[CREDENTIALS]
+    assert (record.content, record.mode, record.owner) == (LP_CREDENTIALS, 0o600, "phased-updater")
+    config = engine_config(workload)
+    assert config["credentials"] == str(CREDENTIALS)
+    assert config["dry_run"] is False
+    assert "anonymous" not in out.unit_status.message
+
+
+def test_new_secret_revision_is_picked_up(
+    ctx: testing.Context[PhasedUpdaterCharm], workload: FakeWorkload
+) -> None:
+    secret = testing.Secret(
+        tracked_content={"credentials": LP_CREDENTIALS},
+        latest_content={"credentials": "[1]\nrotated = yes\n"},
+    )
+    state = testing.State(
+        leader=True, config={"launchpad-credentials": secret.id}, secrets={secret}
+    )
+
+    ctx.run(ctx.on.secret_changed(secret), state)
+
+    assert workload.files[CREDENTIALS].content == "[1]\nrotated = yes\n"
+
+
+def test_unreadable_secret_blocks(
+    ctx: testing.Context[PhasedUpdaterCharm], workload: FakeWorkload
+) -> None:
+    # An ID the unit cannot see: not granted, or deleted.
+    missing = "secret:cs0bn9ue1lnc73ak3fd0"
+    state = testing.State(leader=True, config={"launchpad-credentials": missing})
+
+    out = ctx.run(ctx.on.config_changed(), state)
+
+    assert out.unit_status == ops.BlockedStatus(
+        f"invalid launchpad-credentials '{missing}': secret not found or not granted to this app"
+    )
+    assert workload.calls == []
+
+
+def test_secret_without_the_credentials_key_blocks(
+    ctx: testing.Context[PhasedUpdaterCharm], workload: FakeWorkload
+) -> None:
+    secret = testing.Secret(tracked_content={"password": "x"})
+    state = testing.State(
+        leader=True, config={"launchpad-credentials": secret.id}, secrets={secret}
+    )
+
+    out = ctx.run(ctx.on.config_changed(), state)
+
+    assert isinstance(out.unit_status, ops.BlockedStatus)
+    assert "launchpad-credentials" in out.unit_status.message
+    assert "has no 'credentials' key" in out.unit_status.message
+
+
+def test_removing_the_secret_removes_the_file(
+    ctx: testing.Context[PhasedUpdaterCharm], workload: FakeWorkload
+) -> None:
+    secret = testing.Secret(tracked_content={"credentials": LP_CREDENTIALS})
+    with_secret = testing.State(
+        leader=True, config={"launchpad-credentials": secret.id}, secrets={secret}
+    )
+    ctx.run(ctx.on.config_changed(), with_secret)
+
+    out = ctx.run(ctx.on.config_changed(), testing.State(leader=True))
+
+    assert CREDENTIALS not in workload.files
+    assert "credentials" not in engine_config(workload)
+    assert "anonymous dry runs (no launchpad-credentials)" in out.unit_status.message
+
+
+def test_juju_proxy_settings_reach_the_run_service(
+    ctx: testing.Context[PhasedUpdaterCharm],
+    workload: FakeWorkload,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("JUJU_CHARM_HTTPS_PROXY", "http://squid.internal:3128")
+
+    ctx.run(ctx.on.config_changed(), testing.State(leader=True))
+
+    service = workload.files[Path("/etc/systemd/system/phased-updater-run.service")].content
+    assert 'Environment="HTTPS_PROXY=http://squid.internal:3128"\n' in service
+    assert 'Environment="https_proxy=http://squid.internal:3128"\n' in service
