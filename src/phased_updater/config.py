@@ -47,6 +47,7 @@ class Settings:
     now: datetime | None = None
     launchpad_workers: int = 4
     errors_workers: int = 4
+    errors_timeout: float = 60.0
     mail_from: str | None = None
     mail_cc: tuple[str, ...] = ()
     mail_preview_dir: Path | None = None
@@ -110,6 +111,16 @@ def _list(key: str, value: Any) -> tuple[str, ...]:
     return tuple(item.strip() for item in items if item.strip())
 
 
+def _seconds(key: str, value: Any) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if isinstance(value, bool) or not 0 < seconds <= 3600:
+        raise UsageError(f"{key} {value!r}: expected a number of seconds from 0 to 3600")
+    return seconds
+
+
 def _url(key: str, value: Any) -> str:
     text = _text(key, value)
     if not text.startswith(("http://", "https://")):
@@ -160,6 +171,8 @@ def _convert(key: str, value: Any) -> Any:
             return _duration(key, value)
         case "launchpad_workers" | "errors_workers":
             return _int(key, value, 1, 32)
+        case "errors_timeout":
+            return _seconds(key, value)
         case "smtp_port":
             return _int(key, value, 1, 65535)
         case "dry_run" | "smtp_skip_verify":
