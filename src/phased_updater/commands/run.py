@@ -6,7 +6,7 @@ import argparse
 import logging
 from datetime import UTC, datetime
 
-from phased_updater import report
+from phased_updater import mailing, report
 from phased_updater.config import Settings, add_common_options, load_settings
 from phased_updater.cycle import EXIT_INCOMPLETE, Cycle
 from phased_updater.errors import UsageError
@@ -65,6 +65,20 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.add_argument(
         "--halts", metavar="FILE", help="JSON list of manual halts (see `phased-updater halt`)"
     )
+    parser.add_argument(
+        "--launchpad-workers",
+        metavar="N",
+        help="Launchpad clients, and so requests in flight to Launchpad (default 4)",
+    )
+    parser.add_argument(
+        "--errors-workers", metavar="N", help="requests in flight to the Error Tracker (default 4)"
+    )
+    parser.add_argument(
+        "--errors-timeout",
+        metavar="SECONDS",
+        help="give up on an Error Tracker request after this long (default 60)",
+    )
+    mailing.add_options(parser)
     parser.set_defaults(handler=handle)
 
 
@@ -85,16 +99,20 @@ def run_once(settings: Settings) -> int:
         def connect_archive(archive_link: str | None) -> LaunchpadArchive:
             return LaunchpadArchive(connect(connection), archive_link)
 
+        # Mail (issue 4): queued with each STOP decision, looked up and sent after the cycle.
+        mail_session = mailing.prepare(settings, lambda: connect_archive(None).lp, store, now)
         cycle = Cycle(
             settings,
             connect_archive,
-            ErrorTrackerClient(settings.errors_url),
+            ErrorTrackerClient(settings.errors_url, timeout=(10.0, settings.errors_timeout)),
             store,
             overrides,
             halts,
             now,
+            listeners=[mail_session.on_decision],
         )
         result = cycle.run()
+        mail_session.finish()
         status = result.exit_status
         run = store.run(result.run_id)
         if settings.report_dir is not None and run is not None:

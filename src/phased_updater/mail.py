@@ -1,0 +1,295 @@
+"""The email sent when phasing stops an update: its key, subject, body and headers.
+
+Pure: no I/O and no clock. Everything a message says comes from the `Update` and the
+`Decision` that stopped it, and everything that varies between runs (the date, the
+recipients) is passed in, so the same stop always composes the same message.
+
+Untrusted text (crash signatures from the Error Tracker, display names from
+Launchpad) is flattened to one line of printable characters before it goes anywhere
+near a header, and headers are built by the `email` package, which refuses a line
+break in a header value: a hostile string can garble a line of the body at worst.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import textwrap
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, parseaddr
+from urllib.parse import quote
+
+from phased_updater.model import Decision, Problem, ProblemKind, Update
+from phased_updater.overrides import INCREASED_RATE, Override, normalise_url
+
+SRU_TEAM = "ubuntu-sru"
+# Long enough for any real signature, short enough to keep the message readable.
+MAX_SIGNATURE = 300
+MAX_DISPLAY_NAME = 100
+WIDTH = 72
+# Used only where no sender is configured (a dry run's preview).
+PREVIEW_SENDER = "phased-updater@localhost"
+_FILE_UNSAFE = re.compile(r"[^A-Za-z0-9.+~:_-]")
+
+
+def one_line(text: str, limit: int | None = None) -> str:
+    """`text` as a single line: control, format and separator characters become spaces.
+
+    Unicode has line breaks beyond CR and LF (U+0085, U+2028, ...) and invisible
+    direction overrides (category Cf): all of them go, not just the ASCII ones.
+    """
+    cleaned = "".join(" " if unicodedata.category(char)[0] in "CZ" else char for char in text)
+    flat = " ".join(cleaned.split())
+    if limit is not None and len(flat) > limit:
+        flat = flat[: limit - 1].rstrip() + "…"
+    return flat
+
+
+def header_text(text: str, limit: int | None = None) -> str:
+    """`one_line`, and no RFC 2047 encoded word either.
+
+    The `email` package decodes an encoded word found in a header value when it
+    refolds the header, and Python 3.11's writes the decoded CR LF as is: the text
+    "=?utf-8?q?x=0D=0ABcc=3A_y?=" would become a Bcc header. Breaking every "=?" keeps
+    such text literal.
+    """
+    return one_line(text, limit).replace("=?", "= ?")
+
+
+def is_usable_address(address: str) -> bool:
+    """A plain ASCII addr-spec: what a relay without SMTPUTF8 accepts in RCPT TO."""
+    if not address.isascii() or address != one_line(address) or " " in address:
+        return False
+    local, at, domain = address.rpartition("@")
+    if not at or not local or "." not in domain or any(c in address for c in '<>(),;:"[]\\'):
+        return False
+    return parseaddr(address)[1] == address
+
+
+def report_anchor(series: str, source: str, version: str) -> str:
+    """The id of the update's entry in the HTML report (agreed with the report).
+
+    The version keeps its ':' and '~'; `report_link` URL-quotes the fragment and
+    browsers percent-decode a fragment before matching it against ids.
+    """
+    return f"update-{series}-{source}-{version}"
+
+
+def report_link(report_url: str | None, series: str, source: str, version: str) -> str | None:
+    if not report_url:
+        return None
+    base = report_url.split("#", 1)[0]
+    return f"{base}#{quote(report_anchor(series, source, version), safe='')}"
+
+
+@dataclass(frozen=True)
+class Stop:
+    """What a stop email is about: the facts of one STOP decision."""
+
+    series: str
+    source: str
+    version: str
+    previous_version: str | None
+    stopped_at: int  # the percentage it was at when the run stopped it
+    problems: tuple[Problem, ...]  # every problem found, overridden ones marked
+
+    @classmethod
+    def of(cls, update: Update, decision: Decision) -> Stop:
+        return cls(
+            series=update.series.name,
+            source=update.source,
+            version=update.version,
+            previous_version=update.previous_version,
+            stopped_at=decision.from_percentage,
+            problems=decision.problems,
+        )
+
+    @property
+    def pocket(self) -> str:
+        return f"{self.series}-updates"
+
+    @property
+    def remaining(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if not p.overridden)
+
+    @property
+    def overridden(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.overridden)
+
+    @property
+    def problem_digest(self) -> str:
+        """Names the set of problems that caused the stop, in any order or URL spelling."""
+        urls = sorted({normalise_url(p.url) for p in self.remaining})
+        return hashlib.sha256("\n".join(urls).encode()).hexdigest()[:16]
+
+    @property
+    def key(self) -> str:
+        """The outbox key: one message per update and set of problems, ever.
+
+        A stop on the same set of problems as an earlier message (say the update
+        resumed when the Error Tracker briefly stopped reporting them) does not mail
+        again; a stop on any other set does.
+        """
+        return f"{self.series}/{self.source}/{self.version}/{self.problem_digest}"
+
+    @property
+    def file_name(self) -> str:
+        """A preview file name derived from the key: unique, stable, no path separator."""
+        parts = (self.series, self.source, self.version, self.problem_digest)
+        return "_".join(_FILE_UNSAFE.sub("-", part) for part in parts) + ".eml"
+
+
+def override_line(stop: Stop, problem: Problem) -> str:
+    """The overrides-file line that would let phasing go on despite `problem`."""
+    thing = INCREASED_RATE if problem.kind is ProblemKind.INCREASED_RATE else problem.url
+    return Override(stop.source, stop.version, one_line(thing)).to_csv()
+
+
+def subject(stop: Stop) -> str:
+    return one_line(f"Phasing of {stop.source} {stop.version} in {stop.pocket} stopped")
+
+
+def _number(value: object) -> str:
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:.2f}".rstrip("0")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(int(value))
+    return "unknown"
+
+
+def describe(problem: Problem) -> str:
+    """One line naming the problem and its evidence."""
+    if problem.kind is ProblemKind.NEW_CRASH:
+        signature = one_line(problem.signature or "", MAX_SIGNATURE) or "(no signature)"
+        return f"New crash: {signature}"
+    evidence = problem.evidence
+    text = f"Increased crash rate: {_number(evidence.get('difference'))} more crashes today"
+    average = evidence.get("previous_average")
+    if average is None:
+        return text + "; the previous version has no crash data to compare with"
+    days = evidence.get("previous_period_in_days")
+    period = f" over {_number(days)} days" if days is not None else ""
+    return text + f" than expected; the previous version averaged {_number(average)} a day{period}"
+
+
+def _paragraph(text: str, indent: str = "", first: str | None = None) -> list[str]:
+    """Prose wrapped at 72 columns; words (URLs included) are never split."""
+    wrapped = textwrap.fill(
+        text,
+        WIDTH,
+        initial_indent=indent if first is None else first,
+        subsequent_indent=indent,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+    return [*wrapped.splitlines(), ""]
+
+
+def body(stop: Stop, report_url: str | None = None) -> str:
+    """The plain-text body (UTF-8) of the stop message."""
+    count = len(stop.remaining)
+    lines = _paragraph(
+        f"Phasing of {stop.source} {stop.version} in {stop.pocket} was stopped at"
+        f" {stop.stopped_at}%."
+    )
+    lines += _paragraph(
+        f"The Error Tracker reports {count} problem{'s' if count != 1 else ''} with this"
+        " update that no override covers, so its Phased-Update-Percentage is now 0:"
+        " no more machines will install it until this is resolved."
+    )
+    lines += ["Problems:", ""]
+    for number, problem in enumerate(stop.remaining, start=1):
+        lines += _paragraph(describe(problem), "   ", f"{number}. ")[:-1]
+        lines += [f"   {one_line(problem.url)}", ""]
+    if stop.overridden:
+        lines += ["Already overridden by the SRU team (these did not stop it):", ""]
+        for problem in stop.overridden:
+            lines += _paragraph(describe(problem), "  ", "- ")[:-1]
+            lines += [f"  {one_line(problem.url)}", ""]
+    compared = f" with {stop.previous_version}" if stop.previous_version else ""
+    lines += ["What to do:", ""]
+    lines += _paragraph(
+        f"Investigate each problem on the Error Tracker (the links above) and compare"
+        f" it{compared}.",
+        "  ",
+        "- ",
+    )
+    lines += _paragraph("If this update causes it, fix it in a follow-up upload.", "  ", "- ")
+    lines += _paragraph(
+        f"If it does not (an old or unrelated crash), ask the SRU team ({SRU_TEAM}) for"
+        " an override. They would add these lines to the overrides file:",
+        "  ",
+        "- ",
+    )
+    lines += [f"    {override_line(stop, p)}" for p in stop.remaining] + [""]
+    lines += _paragraph(
+        f"Once every problem is overridden, phasing resumes at {stop.stopped_at}% on the next run.",
+        "  ",
+    )
+    link = report_link(report_url, stop.series, stop.source, stop.version)
+    if link:
+        lines += ["This update in the phasing report:", f"  {link}", ""]
+    lines += ["-- "]
+    lines += _paragraph(
+        "You receive this because you signed or created this upload. phased-updater"
+        " sends it automatically, once for this set of problems."
+    )
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    name: str
+    address: str
+
+    def header(self) -> Address:
+        """The email package quotes or encodes the name: it cannot end the header."""
+        return Address(header_text(self.name, MAX_DISPLAY_NAME), addr_spec=self.address)
+
+
+def message_id(key: str, sender: str) -> str:
+    """A Message-ID that depends only on the outbox key, so a resend is recognisable.
+
+    `email.utils.make_msgid` mixes in the time and a random number: a retry would get
+    a new id, and a receiver could not tell a duplicate from a new message.
+    """
+    domain = sender.rpartition("@")[2] or "localhost"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    return f"<phased-updater.{digest}@{domain}>"
+
+
+def build_message(
+    *,
+    key: str,
+    subject_text: str,
+    body_text: str,
+    sender: str,
+    to: tuple[Recipient, ...],
+    cc: tuple[Recipient, ...],
+    date: datetime,
+    extra_headers: tuple[tuple[str, str], ...] = (),
+) -> EmailMessage:
+    """The whole message, ready for `as_bytes()`: 7-bit clean, CRLF line ends."""
+    message = EmailMessage(policy=SMTP)
+    message["From"] = str(Address("phased-updater", addr_spec=sender))
+    if to:
+        message["To"] = tuple(r.header() for r in to)
+    if cc:
+        message["Cc"] = tuple(r.header() for r in cc)
+    message["Subject"] = header_text(subject_text)
+    message["Date"] = format_datetime(date.astimezone(UTC), usegmt=True)
+    message["Message-ID"] = message_id(key, sender)
+    message["Auto-Submitted"] = "auto-generated"
+    message["Precedence"] = "bulk"
+    for name, value in extra_headers:
+        message[name] = header_text(value)
+    # 7bit keeps long URLs whole (the email package would switch to quoted-printable
+    # past 78 columns); quoted-printable keeps non-ASCII text 7-bit clean yet readable.
+    plain = body_text.isascii() and all(len(line) <= 998 for line in body_text.splitlines())
+    message.set_content(body_text, cte="7bit" if plain else "quoted-printable")
+    return message

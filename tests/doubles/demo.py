@@ -1,0 +1,146 @@
+"""`make demo`: the engine against local Launchpad, Error Tracker and SMTP stand-ins.
+
+It starts the doubles with the bundled scenario, then runs the real `phased-updater`
+console script for several cycles, moving the clock six hours each time with `--now`:
+updates advance, one stops on a new crash, one on an increased crash rate, the SRU
+team overrides a third stop and it resumes. Mail about the stops goes to a local SMTP
+catcher. Everything lands in demo-out/ at the repository root.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from datetime import datetime, timedelta
+from email import message_from_bytes, policy
+from pathlib import Path
+from typing import Any
+
+from tests.doubles.errortracker import ErrorTrackerDouble
+from tests.doubles.launchpad import LaunchpadDouble, write_credentials_file
+from tests.doubles.scenarios import (
+    DEMO_NOW,
+    OVERRIDDEN_SIGNATURE,
+    OVERRIDDEN_UPDATE,
+    demo,
+    demo_errors,
+)
+from tests.functional.smtp_server import SmtpServer
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "demo-out"
+SCRIPT = Path(sys.executable).with_name("phased-updater")
+INTERVAL = timedelta(hours=6)
+CYCLES = 5
+OVERRIDE_BEFORE_CYCLE = 3
+
+
+def write_config(launchpad: LaunchpadDouble, errors: ErrorTrackerDouble, smtp: SmtpServer) -> Path:
+    config = OUT / "config.toml"
+    config.write_text(
+        f"""# What `juju config` and the smtp integration turn into on a unit.
+launchpad = "{launchpad.service_root}"
+credentials = "{OUT / "credentials"}"
+errors_url = "{errors.base_url}"
+step = 10
+interval = "6h"
+state = "{OUT / "state.sqlite3"}"
+report_dir = "{OUT / "report"}"
+report_url = "http://127.0.0.1:8080/"
+overrides = "{OUT / "overrides.csv"}"
+halts = "{OUT / "halts.json"}"
+smtp_host = "127.0.0.1"
+smtp_port = {smtp.port}
+mail_from = "phased-updater@ubuntu.test"
+mail_cc = ["ubuntu-sru@lists.ubuntu.test"]
+""",
+        encoding="utf-8",
+    )
+    return config
+
+
+def run_cycle(config: Path, now: datetime, number: int) -> int:
+    log = OUT / f"cycle-{number}.log"
+    with log.open("w", encoding="utf-8") as stream:
+        completed = subprocess.run(
+            [str(SCRIPT), "run", "--config", str(config), "--now", now.isoformat()],
+            stderr=stream,
+            stdout=stream,
+            check=False,
+        )
+    return completed.returncode
+
+
+def show(report: dict[str, Any], number: int, now: datetime, status: int) -> None:
+    print(f"\ncycle {number} at {now:%Y-%m-%d %H:%M} UTC (exit {status}):")
+    rows = sorted(report["packages"], key=lambda p: (p["series"], p["source"]))
+    for p in rows:
+        last = p["history"][-1]
+        problems = ", ".join(
+            f"{q['kind']}{' (overridden)' if q['overridden'] else ''}" for q in p["problems"]
+        )
+        print(
+            f"  {p['series']:<6} {p['source']:<9} {p['version']:<22}"
+            f" {last['from']:>3}% -> {p['percentage']:>3}%  {p['action']:<12} {p['state']:<8}"
+            f" {problems}"
+        )
+
+
+def main() -> int:
+    shutil.rmtree(OUT, ignore_errors=True)
+    (OUT / "mail").mkdir(parents=True)
+    (OUT / "overrides.csv").write_text("# source, version, problem URL | increased-rate\n")
+    with (
+        LaunchpadDouble(demo(), clock=DEMO_NOW) as launchpad,
+        ErrorTrackerDouble() as errors,
+        SmtpServer() as smtp,
+    ):
+        demo_errors(errors)
+        launchpad.add_token("phased-updater", "demo-token", "demo-secret", admin=True)
+        write_credentials_file(OUT / "credentials", "phased-updater", "demo-token", "demo-secret")
+        config = write_config(launchpad, errors, smtp)
+        print(
+            f"Launchpad double at {launchpad.service_root}, Error Tracker double at {errors.base_url}"
+        )
+        print(f"SMTP catcher at 127.0.0.1:{smtp.port}; logs of each cycle in {OUT}/cycle-N.log")
+        now = DEMO_NOW
+        for number in range(1, CYCLES + 1):
+            if number == OVERRIDE_BEFORE_CYCLE:
+                line = (
+                    f"{OVERRIDDEN_UPDATE.source}, {OVERRIDDEN_UPDATE.version},"
+                    f" https://errors.ubuntu.com/bucket/?id={OVERRIDDEN_SIGNATURE}\n"
+                )
+                with (OUT / "overrides.csv").open("a") as overrides:
+                    overrides.write(line)
+                print(
+                    f"\nThe SRU team overrides the {OVERRIDDEN_UPDATE.source} crash: {line.strip()}"
+                )
+            launchpad.clock = now
+            status = run_cycle(config, now, number)
+            show(
+                json.loads((OUT / "report" / "phased-updates.json").read_text()),
+                number,
+                now,
+                status,
+            )
+            launchpad.publish()  # Launchpad's publisher runs every few minutes
+            now += INTERVAL
+        print(f"\nThe SMTP catcher received {len(smtp.received)} message(s):")
+        for index, received in enumerate(smtp.received, start=1):
+            path = OUT / "mail" / f"{index:02d}.eml"
+            path.write_bytes(received.data)
+            message = message_from_bytes(received.data, policy=policy.default)
+            print(f"  {path.relative_to(ROOT)}: {message['Subject']}")
+            print(f"    envelope to: {', '.join(received.rcpt_tos)}")
+    print(f"\nReport: {OUT / 'report' / 'index.html'}")
+    print(f"JSON:   {OUT / 'report' / 'phased-updates.json'}")
+    print(
+        f"Serve it: .venv/bin/phased-updater serve --report-dir {OUT / 'report'} --bind 127.0.0.1:8080"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
