@@ -1,22 +1,47 @@
-"""Publishing the report of a run into the report directory."""
+"""Publishing the report of a run into the report directory.
+
+Each file is replaced atomically, and index.html goes last: a reader sees either the
+old report or the new one, and whoever watches index.html (the server's health check,
+a person reloading) sees it change only once everything it refers to is in place.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
-from phased_updater import report_json
+from phased_updater import report_html, report_json, report_view
 from phased_updater.publish import write_atomically
+from phased_updater.report_view import DeliveryView
 from phased_updater.store import RunRecord, Store
 
 log = logging.getLogger(__name__)
 
 JSON_NAME = "phased-updates.json"
+HTML_NAME = "index.html"
 
 
-def publish(report_dir: Path, store: Store, run: RunRecord) -> list[Path]:
-    """Write every report file for `run`; each file is replaced atomically."""
-    data = report_json.build(store, run)
+def publish(
+    report_dir: Path,
+    store: Store,
+    run: RunRecord,
+    *,
+    now: datetime | None = None,
+    deliveries: Sequence[DeliveryView] | None = None,
+    email_off: bool = False,
+) -> list[Path]:
+    """Write every report file for `run`; return their paths, index.html last.
+
+    `now` (default: when the run finished) is what relative times and "completed in
+    the last 7 days" are measured from. `deliveries` and `email_off` fill the mail
+    panel; without either, the page has none.
+    """
+    data = report_json.ReportInput.load(store, run, now)
     json_path = report_dir / JSON_NAME
-    write_atomically(json_path, report_json.render(data))
-    return [json_path]
+    write_atomically(json_path, report_json.render(report_json.build_from(data)))
+    view = report_view.build(data, deliveries=deliveries, email_off=email_off)
+    html_path = report_dir / HTML_NAME
+    write_atomically(html_path, report_html.render(view))
+    return [json_path, html_path]

@@ -1,0 +1,492 @@
+"""What the HTML report shows, as plain values: built from a `ReportInput`, no I/O.
+
+Everything a template needs is computed here (links, labels, relative times, the
+timeline, the collapsed decision log), so the template only lays it out and the
+logic can be unit-tested without parsing HTML. Strings from outside (signatures,
+names, versions, reasons) are kept as they are; the template's autoescaping makes
+them inert, and `redact` removes addresses and credentials from free text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+from urllib.parse import quote
+
+from phased_updater import timeline
+from phased_updater.duration import format_duration
+from phased_updater.model import Problem
+from phased_updater.report_json import (
+    ReportInput,
+    forecast_completion,
+    offered_share,
+    percentage_after,
+    redact,
+)
+from phased_updater.store import DecisionRecord
+
+LAUNCHPAD_SOURCE = "https://launchpad.net/ubuntu/+source/{source}/{version}"
+ERRORS_PACKAGE = "https://errors.ubuntu.com/?package={source}&period=month"
+
+# The order of the sections: what needs a person first.
+SECTION_TITLES = {
+    "stopped": "Stopped",
+    "unknown": "Unknown: the Error Tracker could not answer",
+    "phasing": "Phasing",
+    "complete": "Completed in the last 7 days",
+}
+STATE_SECTION = {
+    "stopped": "stopped",
+    "halted": "stopped",
+    "unknown": "unknown",
+    "phasing": "phasing",
+    "complete": "complete",
+}
+ACTION_LABELS = {
+    "advance": "stepped up",
+    "wait": "waiting",
+    "stop": "stopped",
+    "keep-stopped": "still stopped",
+    "resume": "resumed",
+    "halt": "halted",
+    "unknown": "unknown",
+}
+
+
+class DeliveryView(Protocol):
+    """One queued email as the report shows it: never its recipients.
+
+    outbox.Delivery has these fields; `status` is pending, sent, failed or skipped.
+    """
+
+    @property
+    def series(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def attempts(self) -> int: ...
+    @property
+    def last_error(self) -> str | None: ...
+    @property
+    def queued_at(self) -> datetime: ...
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    """A plain `DeliveryView`, for callers that have no outbox row object at hand."""
+
+    series: str
+    source: str
+    version: str
+    status: str
+    attempts: int
+    last_error: str | None
+    queued_at: datetime
+
+
+@dataclass(frozen=True)
+class Moment:
+    """A point in time as the report writes it: absolute (UTC) and relative."""
+
+    at: datetime
+    relative: str  # "in 3h20m", "2d4h ago", "now"
+
+    @property
+    def iso(self) -> str:
+        return self.at.astimezone(UTC).isoformat(timespec="seconds")
+
+    @property
+    def text(self) -> str:
+        return self.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+@dataclass(frozen=True)
+class ProblemView:
+    kind: str  # "new-crash" | "increased-rate"
+    url: str | None  # only http(s) links survive
+    signature: str | None
+    overridden: bool
+    difference: float | None
+    previous_average: float | None
+    previous_period_in_days: float | None
+
+    @property
+    def is_new_crash(self) -> bool:
+        return self.kind == "new-crash"
+
+
+@dataclass(frozen=True)
+class DecisionView:
+    """One decision of the log, or several identical ones in a row."""
+
+    at: Moment
+    last_at: Moment | None  # set when `count` > 1
+    count: int
+    action: str
+    action_label: str
+    state: str
+    from_percentage: int
+    to_percentage: int
+    applied: bool
+    reason: str
+    error: str | None
+    problems: tuple[ProblemView, ...]
+    overrides_applied: tuple[str, ...]
+
+    @property
+    def not_written(self) -> bool:
+        """A change decided but not written: a dry run (a failed write has an error)."""
+        return not self.applied and self.error is None and self.changes
+
+    @property
+    def changes(self) -> bool:
+        return self.from_percentage != self.to_percentage
+
+
+@dataclass(frozen=True)
+class UpdateView:
+    anchor: str
+    series: str
+    source: str
+    version: str
+    previous_version: str | None
+    state: str
+    action: str
+    action_label: str
+    percentage: int
+    from_percentage: int
+    highest_percentage: int
+    would_change: bool  # a dry run decided a change it did not write
+    applied: bool
+    since: Moment
+    next_step_at: Moment | None
+    decided_at: Moment
+    reason: str
+    error: str | None
+    problems: tuple[ProblemView, ...]
+    overrides_applied: tuple[str, ...]
+    launchpad_url: str
+    errors_url: str
+    share_offered: float
+    expected_completion: Moment | None
+    timeline: timeline.Timeline
+    log: tuple[DecisionView, ...]
+    decisions: int  # how many decisions the log stands for
+
+    @property
+    def open_problems(self) -> int:
+        return sum(1 for p in self.problems if not p.overridden)
+
+    @property
+    def sort_since(self) -> str:
+        return self.since.iso
+
+
+@dataclass(frozen=True)
+class Section:
+    id: str
+    title: str
+    updates: tuple[UpdateView, ...]
+    collapsed: bool
+
+
+@dataclass(frozen=True)
+class DeliveryLine:
+    anchor: str | None  # the update's row, when the report shows it
+    series: str
+    source: str
+    version: str
+    status: str
+    attempts: int
+    last_error: str | None
+    queued_at: Moment
+
+
+@dataclass(frozen=True)
+class MailPanel:
+    email_off: bool
+    pending: tuple[DeliveryLine, ...]
+    failed: tuple[DeliveryLine, ...]
+    sent: int
+    skipped: int
+
+
+@dataclass(frozen=True)
+class ReportView:
+    generated: Moment
+    rendered: Moment
+    rerendered: bool
+    run: int
+    dry_run: bool
+    exit_status: int | None
+    step: int
+    interval: str
+    counts: dict[str, int]
+    series: tuple[str, ...]
+    sections: tuple[Section, ...]
+    mail: MailPanel | None
+
+
+def relative(moment: datetime, now: datetime) -> str:
+    """`moment` from `now`, to the two largest units: "in 3h20m", "2d4h ago"."""
+    seconds = round((moment - now).total_seconds() / 60) * 60
+    if seconds == 0:
+        return "now"
+    text = format_duration(timedelta(seconds=abs(seconds)))
+    # format_duration writes e.g. "2d4h30m": keep the two largest units.
+    parts = re.findall(r"[0-9]+[a-z]", text)
+    short = "".join(parts[:2])
+    return f"in {short}" if seconds > 0 else f"{short} ago"
+
+
+def moment(at: datetime, now: datetime) -> Moment:
+    return Moment(at, relative(at, now))
+
+
+def launchpad_url(source: str, version: str) -> str:
+    return LAUNCHPAD_SOURCE.format(
+        source=quote(source, safe=""), version=quote(version, safe="+:~")
+    )
+
+
+def errors_url(source: str) -> str:
+    return ERRORS_PACKAGE.format(source=quote(source, safe=""))
+
+
+def web_link(url: str) -> str | None:
+    """The URL if it is a plain http(s) link, so that no `javascript:` ever gets an href."""
+    return url if re.match(r"https?://[^\s]+\Z", url) else None
+
+
+def anchor(series: str, source: str, version: str) -> str:
+    """A stable, unique HTML id for an update: characters outside [A-Za-z0-9.-]
+    are written as _XX (hex), and the parts are joined with "__"."""
+
+    def clean(text: str) -> str:
+        return re.sub(r"[^A-Za-z0-9.-]", lambda m: f"_{ord(m.group()):02x}", text)
+
+    return f"u-{clean(series)}__{clean(source)}__{clean(version)}"
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def problem_view(problem: Problem) -> ProblemView:
+    evidence = problem.evidence or {}
+    return ProblemView(
+        kind=str(problem.kind),
+        url=web_link(problem.url),
+        signature=problem.signature,
+        overridden=problem.overridden,
+        difference=_number(evidence.get("difference")),
+        previous_average=_number(evidence.get("previous_average")),
+        previous_period_in_days=_number(evidence.get("previous_period_in_days")),
+    )
+
+
+def _same_decision(a: DecisionRecord, b: DecisionRecord) -> bool:
+    return (
+        a.action == b.action
+        and a.state == b.state
+        and a.from_percentage == b.from_percentage
+        and a.to_percentage == b.to_percentage
+        and a.applied == b.applied
+        and a.reason == b.reason
+        and a.error == b.error
+        and a.problems == b.problems
+        and a.overrides_applied == b.overrides_applied
+    )
+
+
+def decision_log(history: Sequence[DecisionRecord], now: datetime) -> tuple[DecisionView, ...]:
+    """Every decision, newest first; identical decisions in a row become one line."""
+    groups: list[list[DecisionRecord]] = []
+    for record in history:
+        if groups and _same_decision(groups[-1][-1], record):
+            groups[-1].append(record)
+        else:
+            groups.append([record])
+    views = []
+    for group in reversed(groups):
+        first, last = group[0], group[-1]
+        views.append(
+            DecisionView(
+                at=moment(first.at, now),
+                last_at=moment(last.at, now) if len(group) > 1 else None,
+                count=len(group),
+                action=first.action,
+                action_label=ACTION_LABELS.get(first.action, first.action),
+                state=first.state,
+                from_percentage=first.from_percentage,
+                to_percentage=first.to_percentage,
+                applied=first.applied,
+                reason=redact(first.reason),
+                error=redact(first.error) if first.error else None,
+                problems=tuple(problem_view(p) for p in first.problems),
+                overrides_applied=tuple(redact(o) for o in first.overrides_applied),
+            )
+        )
+    return tuple(views)
+
+
+def _changes(history: Sequence[DecisionRecord]) -> list[timeline.LevelChange]:
+    return [
+        timeline.LevelChange(
+            at=record.at,
+            before=record.from_percentage,
+            after=percentage_after(record, dry_run=False),
+            action=record.action,
+            label=(
+                f"{record.at.astimezone(UTC):%Y-%m-%d %H:%M} "
+                f"{ACTION_LABELS.get(record.action, record.action)}: "
+                f"{record.from_percentage}% to {record.to_percentage}%"
+            ),
+        )
+        for record in history
+    ]
+
+
+def update_view(
+    record: DecisionRecord,
+    history: Sequence[DecisionRecord],
+    report: ReportInput,
+    *,
+    dry_run: bool,
+) -> UpdateView:
+    now = report.now
+    run = report.run
+    percentage = percentage_after(record, dry_run)
+    completion = forecast_completion(record, percentage, run.step, run.interval)
+    chart_start = min(record.date_published, history[0].at if history else record.at)
+    return UpdateView(
+        anchor=anchor(record.series, record.source, record.version),
+        series=record.series,
+        source=record.source,
+        version=record.version,
+        previous_version=record.previous_version,
+        state=record.state,
+        action=record.action,
+        action_label=ACTION_LABELS.get(record.action, record.action),
+        percentage=percentage,
+        from_percentage=record.from_percentage,
+        highest_percentage=record.highest_percentage,
+        would_change=dry_run
+        and not record.applied
+        and record.to_percentage != record.from_percentage,
+        applied=record.applied,
+        since=moment(record.since, now),
+        next_step_at=moment(record.next_step_at, now) if record.next_step_at else None,
+        decided_at=moment(record.at, now),
+        reason=redact(record.reason),
+        error=redact(record.error) if record.error else None,
+        problems=tuple(problem_view(p) for p in record.problems),
+        overrides_applied=tuple(redact(o) for o in record.overrides_applied),
+        launchpad_url=launchpad_url(record.source, record.version),
+        errors_url=errors_url(record.source),
+        share_offered=offered_share(record, percentage),
+        expected_completion=moment(completion, now) if completion else None,
+        timeline=timeline.build(_changes(history), chart_start, max(now, record.at)),
+        log=decision_log(history, now),
+        decisions=len(history),
+    )
+
+
+def _section_order(update: UpdateView) -> tuple[str, str, str]:
+    return (update.series, update.source, update.version)
+
+
+def mail_panel(
+    deliveries: Sequence[DeliveryView], email_off: bool, now: datetime, shown: set[str]
+) -> MailPanel:
+    def line(delivery: DeliveryView) -> DeliveryLine:
+        target = anchor(delivery.series, delivery.source, delivery.version)
+        return DeliveryLine(
+            anchor=target if target in shown else None,
+            series=delivery.series,
+            source=delivery.source,
+            version=delivery.version,
+            status=delivery.status,
+            attempts=delivery.attempts,
+            last_error=redact(delivery.last_error) if delivery.last_error else None,
+            queued_at=moment(delivery.queued_at, now),
+        )
+
+    ordered = sorted(deliveries, key=lambda d: d.queued_at)
+    return MailPanel(
+        email_off=email_off,
+        pending=tuple(line(d) for d in ordered if d.status == "pending"),
+        failed=tuple(line(d) for d in ordered if d.status == "failed"),
+        sent=sum(1 for d in ordered if d.status == "sent"),
+        skipped=sum(1 for d in ordered if d.status == "skipped"),
+    )
+
+
+def build(
+    report: ReportInput,
+    *,
+    deliveries: Sequence[DeliveryView] | None = None,
+    email_off: bool = False,
+) -> ReportView:
+    """The whole page. Without `deliveries` and with email on, no mail panel is shown."""
+    run = report.run
+    updates: dict[str, list[UpdateView]] = {name: [] for name in SECTION_TITLES}
+    for record in report.records:
+        view = update_view(
+            record,
+            report.history.get(record.key, [record]),
+            report,
+            dry_run=run.dry_run,
+        )
+        updates[STATE_SECTION.get(view.state, "unknown")].append(view)
+    for record in report.recently_completed():
+        view = update_view(
+            record,
+            report.history.get(record.key, [record]),
+            report,
+            dry_run=False,
+        )
+        updates["complete"].append(view)
+
+    counts = Counter(u.state for group in updates.values() for u in group)
+    sections = tuple(
+        Section(
+            id=name,
+            title=title,
+            # Completed: newest first; the others by series, then name.
+            updates=tuple(
+                updates[name] if name == "complete" else sorted(updates[name], key=_section_order)
+            ),
+            collapsed=name == "complete",
+        )
+        for name, title in SECTION_TITLES.items()
+    )
+    shown = {u.anchor for group in updates.values() for u in group}
+    return ReportView(
+        generated=moment(report.generated, report.now),
+        rendered=moment(report.now, report.now),
+        rerendered=abs(report.now - report.generated) > timedelta(minutes=1),
+        run=run.id,
+        dry_run=run.dry_run,
+        exit_status=run.exit_status,
+        step=run.step,
+        interval=format_duration(run.interval),
+        counts={state: counts.get(state, 0) for state in (*SECTION_TITLES, "halted")},
+        series=tuple(sorted({u.series for group in updates.values() for u in group})),
+        sections=sections,
+        mail=(
+            mail_panel(deliveries or (), email_off, report.now, shown)
+            if deliveries is not None or email_off
+            else None
+        ),
+    )

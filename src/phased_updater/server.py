@@ -1,0 +1,216 @@
+"""A small read-only WSGI app that serves the report directory, and /healthz.
+
+Only plain file names are served: every path segment must match `_SEGMENT` (letters,
+digits, `.`, `_`, `-`, not starting with a dot), so `..`, encoded slashes or
+backslashes, NUL bytes and hidden files (the publisher's temporary files start with a
+dot) are refused before the file system is asked. The resolved path must still lie
+inside the directory, which also refuses symlinks that point out of it. Refusals are
+404, a missing report directory is 503, and no error ever shows a traceback.
+
+Each file is opened once and its ETag, Last-Modified and body all come from that one
+open file, so a report swapped in meanwhile (by rename) never mixes old and new.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import stat
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import formatdate, parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+Environ = dict[str, Any]
+
+INDEX = "index.html"
+MAX_AGE = 60  # seconds: the report changes every few hours, a reload should see it soon
+_SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}")
+_GENERATED = re.compile(rb'<meta name="generated" content="([0-9T:+\-]{19,32})">')
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".json": "application/json",
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".txt": "text/plain; charset=utf-8",
+    ".csv": "text/csv; charset=utf-8",
+}
+SECURITY_HEADERS = [
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("X-Frame-Options", "DENY"),
+]
+STATUS_TEXT = {
+    200: "200 OK",
+    304: "304 Not Modified",
+    404: "404 Not Found",
+    405: "405 Method Not Allowed",
+    500: "500 Internal Server Error",
+    503: "503 Service Unavailable",
+}
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes = b""
+
+
+def _text(status: int, message: str, extra: Iterable[tuple[str, str]] = ()) -> Response:
+    headers = [
+        ("Content-Type", "text/plain; charset=utf-8"),
+        ("Cache-Control", "no-store"),
+        *extra,
+    ]
+    return Response(status, headers, (message + "\n").encode("utf-8"))
+
+
+def _json(status: int, document: dict[str, Any]) -> Response:
+    body = (json.dumps(document, sort_keys=True) + "\n").encode("utf-8")
+    return Response(
+        status, [("Content-Type", "application/json"), ("Cache-Control", "no-store")], body
+    )
+
+
+def safe_relative(path_info: str) -> str | None:
+    """The file a request path names, relative to the report directory, or None.
+
+    "/" names index.html. Anything that is not a sequence of plain names is None.
+    """
+    if path_info in ("", "/"):
+        return INDEX
+    if not path_info.startswith("/") or path_info.endswith("/"):
+        return None
+    segments = path_info[1:].split("/")
+    if not all(_SEGMENT.fullmatch(segment) for segment in segments):
+        return None
+    return "/".join(segments)
+
+
+def etag_for(status_result: os.stat_result) -> str:
+    """Changes whenever the file is replaced (new inode) or rewritten (size, mtime)."""
+    return f'"{status_result.st_ino:x}-{status_result.st_size:x}-{status_result.st_mtime_ns:x}"'
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    # Weak comparison (RFC 9110 13.1.2): W/ prefixes do not matter for GET.
+    wanted = etag.removeprefix("W/")
+    candidates = [tag.strip().removeprefix("W/") for tag in header.split(",")]
+    return "*" in candidates or wanted in candidates
+
+
+def _not_modified_since(header: str, mtime: float) -> bool:
+    try:
+        since = parsedate_to_datetime(header)
+    except (TypeError, ValueError, IndexError):
+        return False
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    return int(mtime) <= since.timestamp()
+
+
+class ReportApp:
+    """The WSGI application: `ReportApp(report_dir)`."""
+
+    def __init__(self, report_dir: Path) -> None:
+        self.report_dir = Path(report_dir)
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        try:
+            response = self.respond(method, environ)
+        except Exception:  # the last line of defence: log it, never show it
+            log.exception("error serving %r", environ.get("PATH_INFO"))
+            response = _text(500, "internal error")
+        headers = [*response.headers, *SECURITY_HEADERS]
+        body = response.body
+        if response.status != 304:
+            headers.append(("Content-Length", str(len(body))))
+        start_response(STATUS_TEXT[response.status], headers)
+        return [b""] if method == "HEAD" or response.status == 304 else [body]
+
+    def respond(self, method: str, environ: Environ) -> Response:
+        if method not in ("GET", "HEAD"):
+            return _text(405, "method not allowed", [("Allow", "GET, HEAD")])
+        path_info = environ.get("PATH_INFO", "/")
+        if path_info == "/healthz":
+            return self.health()
+        if not self.report_dir.is_dir():
+            return _text(503, "no report yet: the report directory is missing")
+        relative = safe_relative(path_info)
+        if relative is None:
+            return _text(404, "not found")
+        response = self.file(relative, environ)
+        if response is None and relative == INDEX:
+            return _text(503, "no report yet: index.html is missing")
+        return response or _text(404, "not found")
+
+    def _resolve(self, relative: str) -> Path | None:
+        root = self.report_dir.resolve()
+        try:
+            target = (root / relative).resolve(strict=True)
+        except (OSError, RuntimeError):  # missing, or a symlink loop
+            return None
+        if not target.is_relative_to(root) or target == root:
+            return None
+        return target
+
+    def file(self, relative: str, environ: Environ) -> Response | None:
+        target = self._resolve(relative)
+        if target is None:
+            return None
+        try:
+            # O_NOFOLLOW: the final component was resolved above; refuse a swap to a link.
+            descriptor = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            return None
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            os.close(descriptor)
+            return None  # a directory (never listed), a FIFO, a device
+        with os.fdopen(descriptor, "rb") as stream:
+            etag = etag_for(info)
+            headers = [
+                ("Content-Type", CONTENT_TYPES.get(target.suffix, "application/octet-stream")),
+                ("Cache-Control", f"public, max-age={MAX_AGE}"),
+                ("ETag", etag),
+                ("Last-Modified", formatdate(info.st_mtime, usegmt=True)),
+            ]
+            if_none_match = environ.get("HTTP_IF_NONE_MATCH")
+            if if_none_match is not None:
+                if _etag_matches(if_none_match, etag):
+                    return Response(304, headers)
+            elif _not_modified_since(environ.get("HTTP_IF_MODIFIED_SINCE", ""), info.st_mtime):
+                return Response(304, headers)
+            return Response(200, headers, stream.read())
+
+    def health(self) -> Response:
+        """200 when a report is there to serve, with when it was generated; else 503."""
+        index = self.report_dir / INDEX
+        if not self.report_dir.is_dir():
+            return _json(503, {"report": False, "reason": "the report directory is missing"})
+        try:
+            with index.open("rb") as stream:
+                head = stream.read(4096)
+                modified = os.fstat(stream.fileno()).st_mtime
+        except OSError:
+            return _json(503, {"report": False, "reason": "index.html is missing"})
+        match = _GENERATED.search(head)
+        return _json(
+            200,
+            {
+                "report": True,
+                "generated": match.group(1).decode("ascii") if match else None,
+                "modified": datetime.fromtimestamp(modified, UTC).isoformat(timespec="seconds"),
+            },
+        )
