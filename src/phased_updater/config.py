@@ -48,6 +48,7 @@ class Settings:
     launchpad_workers: int = 4
     errors_workers: int = 4
     errors_timeout: float = 60.0
+    launchpad_timeout: float = 60.0
     mail_from: str | None = None
     mail_cc: tuple[str, ...] = ()
     mail_preview_dir: Path | None = None
@@ -59,6 +60,7 @@ class Settings:
     smtp_auth: str = "none"
     smtp_security: str = "none"
     smtp_skip_verify: bool = False
+    smtp_timeout: float = 30.0
 
     @property
     def cache_dir(self) -> Path:
@@ -171,7 +173,7 @@ def _convert(key: str, value: Any) -> Any:
             return _duration(key, value)
         case "launchpad_workers" | "errors_workers":
             return _int(key, value, 1, 32)
-        case "errors_timeout":
+        case "errors_timeout" | "launchpad_timeout" | "smtp_timeout":
             return _seconds(key, value)
         case "smtp_port":
             return _int(key, value, 1, 65535)

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from phased_updater import report_html, report_json, report_view
+from phased_updater import outbox, report_html, report_json, report_view
+from phased_updater.config import Settings
 from phased_updater.publish import write_atomically
 from phased_updater.report_view import DeliveryView
 from phased_updater.store import RunRecord, Store
@@ -45,3 +46,17 @@ def publish(
     html_path = report_dir / HTML_NAME
     write_atomically(html_path, report_html.render(view))
     return [json_path, html_path]
+
+
+def publish_run(
+    report_dir: Path, settings: Settings, store: Store, run: RunRecord, now: datetime | None
+) -> list[Path]:
+    """`publish` with the mail panel filled from the outbox and the settings."""
+    return publish(
+        report_dir,
+        store,
+        run,
+        now=now,
+        deliveries=outbox.deliveries(store),
+        email_off=settings.smtp_host is None,
+    )

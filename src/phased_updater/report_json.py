@@ -54,11 +54,15 @@ class ReportInput:
 
     @classmethod
     def load(cls, store: Store, run: RunRecord, now: datetime | None = None) -> ReportInput:
+        now = now or run.finished or run.started
+        # The run's own updates were decided at run.started; completed ones in the
+        # recent window after now - RECENTLY_COMPLETED. Nothing older is shown.
+        active_since = min(run.started, now) - RECENTLY_COMPLETED
         return cls(
             run=run,
             records=store.decisions_for_run(run.id),
-            history=store.all_history(),
-            now=now or run.finished or run.started,
+            history=store.all_history(active_since),
+            now=now,
         )
 
     @property

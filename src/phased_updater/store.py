@@ -274,10 +274,24 @@ class Store:
         ).fetchall()
         return [_decision(row) for row in rows]
 
-    def all_history(self) -> dict[tuple[str, str, str], list[DecisionRecord]]:
-        """Every decision grouped by update, oldest first: one query for the report."""
+    def all_history(
+        self, active_since: datetime | None = None
+    ) -> dict[tuple[str, str, str], list[DecisionRecord]]:
+        """Decisions grouped by update, oldest first: one query for the report.
+
+        With `active_since`, only the updates decided on since then, each with its
+        whole history: a year of updates long finished is not parsed again.
+        """
+        sql = "SELECT * FROM decisions"
+        parameters: tuple[str, ...] = ()
+        if active_since is not None:
+            sql += (
+                " WHERE (series, source, version) IN"
+                " (SELECT series, source, version FROM decisions WHERE at >= ?)"
+            )
+            parameters = (to_text(active_since),)
         grouped: dict[tuple[str, str, str], list[DecisionRecord]] = {}
-        for row in self.db.execute("SELECT * FROM decisions ORDER BY id"):
+        for row in self.db.execute(sql + " ORDER BY id", parameters):
             record = _decision(row)
             grouped.setdefault(record.key, []).append(record)
         return grouped

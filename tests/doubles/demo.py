@@ -101,9 +101,8 @@ def main() -> int:
         launchpad.add_token("phased-updater", "demo-token", "demo-secret", admin=True)
         write_credentials_file(OUT / "credentials", "phased-updater", "demo-token", "demo-secret")
         config = write_config(launchpad, errors, smtp)
-        print(
-            f"Launchpad double at {launchpad.service_root}, Error Tracker double at {errors.base_url}"
-        )
+        print(f"Launchpad double at {launchpad.service_root}")
+        print(f"Error Tracker double at {errors.base_url}")
         print(f"SMTP catcher at 127.0.0.1:{smtp.port}; logs of each cycle in {OUT}/cycle-N.log")
         now = DEMO_NOW
         for number in range(1, CYCLES + 1):
@@ -136,9 +135,8 @@ def main() -> int:
             print(f"    envelope to: {', '.join(received.rcpt_tos)}")
     print(f"\nReport: {OUT / 'report' / 'index.html'}")
     print(f"JSON:   {OUT / 'report' / 'phased-updates.json'}")
-    print(
-        f"Serve it: .venv/bin/phased-updater serve --report-dir {OUT / 'report'} --bind 127.0.0.1:8080"
-    )
+    serve = f"serve --report-dir {OUT / 'report'} --bind 127.0.0.1:8080"
+    print(f"Serve it: .venv/bin/phased-updater {serve}")
     return 0
 
 

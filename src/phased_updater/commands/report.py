@@ -60,7 +60,7 @@ def handle(args: argparse.Namespace) -> int:
             log.error("%s holds no finished run: nothing to report", settings.state)
             return EXIT_NO_RUN
         try:
-            paths = report.publish(settings.report_dir, store, run, now=settings.now)
+            paths = report.publish_run(settings.report_dir, settings, store, run, settings.now)
         except OSError as error:
             log.error("cannot write the report to %s: %s", settings.report_dir, error)
             return EXIT_NO_RUN

@@ -78,6 +78,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         metavar="SECONDS",
         help="give up on an Error Tracker request after this long (default 60)",
     )
+    parser.add_argument(
+        "--launchpad-timeout",
+        metavar="SECONDS",
+        help="give up on a Launchpad request after this long (default 60)",
+    )
     mailing.add_options(parser)
     parser.set_defaults(handler=handle)
 
@@ -94,7 +99,12 @@ def run_once(settings: Settings) -> int:
         log.info("no --credentials: logging in anonymously, so this is a dry run")
     store = Store.open(settings.state)
     try:
-        connection = Connection(service_root, settings.credentials, settings.cache_dir)
+        connection = Connection(
+            service_root,
+            settings.credentials,
+            settings.cache_dir,
+            timeout=settings.launchpad_timeout,
+        )
 
         def connect_archive(archive_link: str | None) -> LaunchpadArchive:
             return LaunchpadArchive(connect(connection), archive_link)
@@ -117,7 +127,7 @@ def run_once(settings: Settings) -> int:
         run = store.run(result.run_id)
         if settings.report_dir is not None and run is not None:
             try:
-                for path in report.publish(settings.report_dir, store, run):
+                for path in report.publish_run(settings.report_dir, settings, store, run, now):
                     log.info("wrote %s", path)
             except OSError as error:
                 log.error("cannot write the report to %s: %s", settings.report_dir, error)
