@@ -60,7 +60,7 @@ class CharmConfig:
     series: str = ""
     launchpad: str = "production"
     launchpad_credentials: ops.Secret | None = None
-    errors_url: str = "https://errors.ubuntu.com"
+    errors_url: str = "https://errors.ubuntu.com/api/1.0/"
     dry_run: bool = False
     mail_from: str = ""
     mail_cc: str = ""

@@ -82,7 +82,7 @@ PYTHONPATH="$release" exec /usr/bin/python3 -m phased_updater.cli "$@"
 CONFIG = """\
 # Written by the phased-updater charm; local changes are overwritten.
 launchpad = "production"
-errors_url = "https://errors.ubuntu.com"
+errors_url = "https://errors.ubuntu.com/api/1.0/"
 series = []
 step = 10
 interval = "6h"
