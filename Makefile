@@ -25,7 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy src charm tests bench
+	$(BIN)/mypy src charm tests $(wildcard bench)
 
 test: $(STAMP)
 	@scripts/ensure-debs $(TEST_DEBS)

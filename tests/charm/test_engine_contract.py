@@ -22,7 +22,12 @@ URL = "https://errors.ubuntu.com/problem/5d6a4a9fd7c03ee8ad4e52d6a4e5fd0ccd1c40a
 def test_the_engine_accepts_the_config_the_charm_writes(
     ctx: testing.Context[PhasedUpdaterCharm], workload: FakeWorkload, tmp_path: Path
 ) -> None:
-    config = {"step": 20, "interval": "12h", "series": "noble,jammy", "dry-run": True}
+    config: dict[str, str | int | float | bool] = {
+        "step": 20,
+        "interval": "12h",
+        "series": "noble,jammy",
+        "dry-run": True,
+    }
     ctx.run(ctx.on.config_changed(), testing.State(leader=True, config=config))
     written = tmp_path / "config.toml"
     written.write_text(workload.text("/etc/phased-updater/config.toml"))
