@@ -271,6 +271,9 @@ class PhasedUpdaterCharm(ops.CharmBase):
             notes.append("email off (no smtp integration)")
         elif state.smtp is None:
             notes.append("email off (waiting for smtp data)")
+        elif not state.mail_from:
+            # The engine keeps stop emails queued until it has a sender.
+            notes.append("email held: set mail-from (the relay sends no sender)")
         if state.is_leader:
             report_text = self.workload.read_text(self.layout.report_json)
             message = leader_message(

@@ -167,3 +167,16 @@ def test_unreadable_password_secret_blocks(
         "invalid smtp relation password_id 'secret:cs0bn9ue1lnc73ak3fd0': "
         "secret not found or has no password"
     )
+
+
+def test_a_relay_without_a_sender_and_no_mail_from_says_email_is_held(
+    ctx: testing.Context[PhasedUpdaterCharm], workload: FakeWorkload
+) -> None:
+    password = testing.Secret(tracked_content={"password": "s3cret"})
+    smtp = smtp_relation(password.id, smtp_sender="")
+    state = testing.State(leader=True, relations={smtp}, secrets={password})
+
+    out = ctx.run(ctx.on.relation_changed(smtp), state)
+
+    assert "mail_from" not in engine_config(workload)
+    assert "email held: set mail-from" in out.unit_status.message
