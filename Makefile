@@ -37,6 +37,7 @@ unit: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/cycle.py
+	$(BIN)/python bench/report.py
 
 INTEGRATION_VENV := .venv-integration
 

@@ -24,6 +24,7 @@ from email.policy import SMTP
 from email.utils import format_datetime, parseaddr
 from urllib.parse import quote
 
+from phased_updater.anchors import update_anchor
 from phased_updater.model import Decision, Problem, ProblemKind, Update
 from phased_updater.overrides import INCREASED_RATE, Override, normalise_url
 
@@ -72,12 +73,8 @@ def is_usable_address(address: str) -> bool:
 
 
 def report_anchor(series: str, source: str, version: str) -> str:
-    """The id of the update's entry in the HTML report (agreed with the report).
-
-    The version keeps its ':' and '~'; `report_link` URL-quotes the fragment and
-    browsers percent-decode a fragment before matching it against ids.
-    """
-    return f"update-{series}-{source}-{version}"
+    """The id of the update's entry in the HTML report: the report's own."""
+    return update_anchor(series, source, version)
 
 
 def report_link(report_url: str | None, series: str, source: str, version: str) -> str | None:

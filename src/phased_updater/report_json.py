@@ -131,6 +131,9 @@ def _history_entry(record: DecisionRecord) -> dict[str, Any]:
         "next_step_at": to_text(record.next_step_at) if record.next_step_at else None,
         "overrides_applied": [redact(o) for o in record.overrides_applied],
         "problems": [p.to_json() for p in record.problems],
+        # The same decision made `repeats` runs in a row, the last one at `until`.
+        "repeats": record.repeats,
+        "until": to_text(record.until),
     }
 
 

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from phased_updater import timeline
+from phased_updater.anchors import update_anchor
 from phased_updater.duration import format_duration
 from phased_updater.model import Problem
 from phased_updater.report_json import (
@@ -266,14 +267,7 @@ def web_link(url: str) -> str | None:
     return url if re.match(r"https?://[^\s]+\Z", url) else None
 
 
-def anchor(series: str, source: str, version: str) -> str:
-    """A stable, unique HTML id for an update: characters outside [A-Za-z0-9.-]
-    are written as _XX (hex), and the parts are joined with "__"."""
-
-    def clean(text: str) -> str:
-        return re.sub(r"[^A-Za-z0-9.-]", lambda m: f"_{ord(m.group()):02x}", text)
-
-    return f"u-{clean(series)}__{clean(source)}__{clean(version)}"
+anchor = update_anchor
 
 
 def _number(value: Any) -> float | None:
@@ -323,8 +317,8 @@ def decision_log(history: Sequence[DecisionRecord], now: datetime) -> tuple[Deci
         views.append(
             DecisionView(
                 at=moment(first.at, now),
-                last_at=moment(last.at, now) if len(group) > 1 else None,
-                count=len(group),
+                last_at=moment(last.until, now) if last.until != first.at else None,
+                count=sum(record.repeats for record in group),
                 action=first.action,
                 action_label=ACTION_LABELS.get(first.action, first.action),
                 state=first.state,
@@ -398,7 +392,7 @@ def update_view(
         expected_completion=moment(completion, now) if completion else None,
         timeline=timeline.build(_changes(history), chart_start, max(now, record.at)),
         log=decision_log(history, now),
-        decisions=len(history),
+        decisions=sum(record.repeats for record in history),
     )
 
 

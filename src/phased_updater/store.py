@@ -13,7 +13,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -107,10 +107,17 @@ class DecisionRecord:
     overrides_applied: tuple[str, ...]
     applied: bool
     error: str | None
+    # A record from `all_history` may stand for a run of identical decisions.
+    repeats: int = 1
+    last_at: datetime | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
         return (self.series, self.source, self.version)
+
+    @property
+    def until(self) -> datetime:
+        return self.last_at or self.at
 
 
 def _run(row: sqlite3.Row) -> RunRecord:
@@ -149,6 +156,15 @@ def _decision(row: sqlite3.Row) -> DecisionRecord:
         applied=bool(row["applied"]),
         error=row["error"],
     )
+
+
+# The columns that make two decisions of one update "the same", to fold repeats.
+_SAME_COLUMNS = (
+    "action, state, from_percentage, to_percentage, reason, problems, overrides_applied,"
+    " applied, error"
+)
+# SQLite caps bound parameters per statement; 500 is far below every build's cap.
+_IDS_PER_QUERY = 500
 
 
 class Store:
@@ -257,8 +273,11 @@ class Store:
         return _run(row) if row else None
 
     def latest_run(self, *, finished: bool = True) -> RunRecord | None:
-        where = "WHERE finished IS NOT NULL" if finished else ""
-        row = self.db.execute(f"SELECT * FROM runs {where} ORDER BY id DESC LIMIT 1").fetchone()  # noqa: S608
+        if finished:
+            sql = "SELECT * FROM runs WHERE finished IS NOT NULL ORDER BY id DESC LIMIT 1"
+        else:
+            sql = "SELECT * FROM runs ORDER BY id DESC LIMIT 1"
+        row = self.db.execute(sql).fetchone()
         return _run(row) if row else None
 
     def decisions_for_run(self, run_id: int) -> list[DecisionRecord]:
@@ -279,21 +298,53 @@ class Store:
     ) -> dict[tuple[str, str, str], list[DecisionRecord]]:
         """Decisions grouped by update, oldest first: one query for the report.
 
-        With `active_since`, only the updates decided on since then, each with its
-        whole history: a year of updates long finished is not parsed again.
+        A run of identical decisions in a row (a year of "still stopped") comes back
+        as its first record, with `repeats` and `last_at`. With `active_since`, only
+        the updates decided on since then: a year of finished updates is not read.
         """
-        sql = "SELECT * FROM decisions"
+        where = ""
         parameters: tuple[str, ...] = ()
         if active_since is not None:
-            sql += (
-                " WHERE (series, source, version) IN"
+            where = (
+                "WHERE (series, source, version) IN"
                 " (SELECT series, source, version FROM decisions WHERE at >= ?)"
             )
             parameters = (to_text(active_since),)
+        # Fold on narrow rows first, then read whole rows only for the first of each
+        # fold: a year of "still stopped" is one row parsed, not 1,460.
+        narrow = self.db.cursor()
+        narrow.row_factory = None
+        narrow.execute(
+            f"SELECT id, series, source, version, at, {_SAME_COLUMNS} FROM decisions"  # noqa: S608 - fixed text only
+            f" {where} ORDER BY series, source, version, id",
+            parameters,
+        )
+        folds: dict[int, tuple[int, str]] = {}
+        first_id, previous = 0, None
+        for row in narrow:
+            if previous is not None and row[1:4] == previous[1:4] and row[5:] == previous[5:]:
+                folds[first_id] = (folds[first_id][0] + 1, row[4])
+            else:
+                first_id = row[0]
+                folds[first_id] = (1, row[4])
+            previous = row
+        ids = sorted(folds)
         grouped: dict[tuple[str, str, str], list[DecisionRecord]] = {}
-        for row in self.db.execute(sql + " ORDER BY id", parameters):
-            record = _decision(row)
-            grouped.setdefault(record.key, []).append(record)
+        for start in range(0, len(ids), _IDS_PER_QUERY):
+            chunk = ids[start : start + _IDS_PER_QUERY]
+            marks = ", ".join("?" * len(chunk))
+            rows = self.db.execute(
+                f"SELECT * FROM decisions WHERE id IN ({marks}) ORDER BY id",  # noqa: S608 - placeholders only
+                chunk,
+            )
+            for row in rows:
+                repeats, last_at = folds[row["id"]]
+                record = replace(
+                    _decision(row),
+                    repeats=repeats,
+                    last_at=from_text(last_at) if repeats > 1 else None,
+                )
+                grouped.setdefault(record.key, []).append(record)
         return grouped
 
     def latest_decisions(self) -> list[DecisionRecord]:

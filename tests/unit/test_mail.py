@@ -77,7 +77,7 @@ def test_the_body_says_where_it_stopped_why_and_what_to_do() -> None:
     assert "    foo, 1.2-3ubuntu0.1, increased-rate\n" in text
     # The overridden problem needs no override line.
     assert f"foo, 1.2-3ubuntu0.1, {OLD.url}" not in text
-    assert "https://ubuntu.example/phasing/#update-jammy-foo-1.2-3ubuntu0.1" in text
+    assert "https://ubuntu.example/phasing/#u-jammy__foo__1.2-3ubuntu0.1" in text
     assert all(len(line) <= 80 for line in text.splitlines() if "://" not in line)
 
 
@@ -87,9 +87,9 @@ def test_a_rate_without_a_baseline_says_so() -> None:
 
 
 def test_the_report_anchor_keeps_the_version_and_the_link_quotes_it() -> None:
-    assert mail.report_anchor("jammy", "foo", "1:2.0~rc1-1") == "update-jammy-foo-1:2.0~rc1-1"
+    assert mail.report_anchor("jammy", "foo", "1:2.0~rc1-1") == "u-jammy__foo__1_3a2.0_7erc1-1"
     link = mail.report_link("https://r.example/p/index.html#top", "jammy", "foo", "1:2.0~rc1-1")
-    assert link == "https://r.example/p/index.html#update-jammy-foo-1%3A2.0~rc1-1"
+    assert link == "https://r.example/p/index.html#u-jammy__foo__1_3a2.0_7erc1-1"
     assert mail.report_link(None, "jammy", "foo", "1") is None
 
 

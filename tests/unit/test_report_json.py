@@ -104,10 +104,15 @@ def test_each_problem_carries_its_evidence(document: dict[str, Any]) -> None:
 def test_history_holds_every_decision_with_its_level(document: dict[str, Any]) -> None:
     libfoo = package(document, "libfoo")
     history = libfoo["history"]
-    assert len(history) == 9
-    assert [h["percentage"] for h in history] == [10, 20, 30, 40, 0, 0, 0, 0, 0]
-    assert [h["action"] for h in history[3:6]] == ["advance", "stop", "keep-stopped"]
-    assert history[-1]["at"] == libfoo["decided_at"] == "2026-11-02T06:00:00+00:00"
+    # Nine decisions; the four identical keep-stopped ones in a row are one entry.
+    assert sum(h["repeats"] for h in history) == 9
+    assert [h["percentage"] for h in history] == [10, 20, 30, 40, 0, 0]
+    assert [(h["action"], h["repeats"]) for h in history[3:6]] == [
+        ("advance", 1),
+        ("stop", 1),
+        ("keep-stopped", 4),
+    ]
+    assert history[-1]["until"] == libfoo["decided_at"] == "2026-11-02T06:00:00+00:00"
     assert all(h["at"] < later["at"] for h, later in itertools.pairwise(history))
 
 

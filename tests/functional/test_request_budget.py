@@ -1,0 +1,110 @@
+"""The Launchpad request budget of a cycle, counted in the double's request log.
+
+Issue 7's budget: on average at most 2.5 read requests per phasing source over a
+whole cycle, logins included, plus at most 2 requests per binary publication written
+(launchpadlib follows each changeOverride POST with a GET of the entry). Counting
+requests is deterministic, unlike timing, so this is where the budget is enforced;
+bench/cycle.py measures it at full size.
+
+Per source the engine needs two reads (its history in the series, then its binaries).
+The rest is fixed per cycle (login, the series, one listing page per 75 sources and
+series) or per extra client of the pool (3 requests each: service root, WADL
+revalidation, archive). So at the default bounds 40 sources leave some margin; at 8
+Launchpad workers the clients alone would cost 0.5 request per source at this size.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from phased_updater.config import Settings
+from tests.doubles.errortracker import ErrorTrackerDouble
+from tests.doubles.launchpad import LaunchpadDouble, RecordedRequest
+from tests.doubles.scenarios import SIZED_NOW, sized
+from tests.functional.conftest import MakeLaunchpad
+from tests.functional.engine_cli import EngineHome, current_binaries
+
+SOURCES = 40
+MAX_READS_PER_SOURCE = 2.5
+MAX_REQUESTS_PER_WRITE = 2
+DEFAULTS = Settings()
+
+
+def breakdown(requests: list[RecordedRequest]) -> str:
+    """Requests by method, path shape and named operation, the most frequent first."""
+    counts = Counter(
+        (r.method, re.sub(r"/\d+", "/N", r.path), r.query.get("ws.op") or r.form.get("ws.op"))
+        for r in requests
+    )
+    return "\n".join(
+        f"{n:5d} {method} {path} {op or ''}" for (method, path, op), n in counts.most_common()
+    )
+
+
+def split(requests: list[RecordedRequest]) -> tuple[list[RecordedRequest], list[RecordedRequest]]:
+    """(reads, writes): the POSTs and the GETs of the entries posted to are writes."""
+    posted = {r.path for r in requests if r.method == "POST"}
+    writes = [r for r in requests if r.method == "POST" or r.path in posted]
+    reads = [r for r in requests if not (r.method == "POST" or r.path in posted)]
+    return reads, writes
+
+
+@pytest.mark.parametrize(
+    ("launchpad_workers", "errors_workers"),
+    [(1, 1), (DEFAULTS.launchpad_workers, DEFAULTS.errors_workers)],
+    ids=["sequential", "default-bounds"],
+)
+def test_a_cycle_with_writes_stays_within_the_request_budget(
+    make_launchpad: MakeLaunchpad,
+    errortracker: ErrorTrackerDouble,
+    tmp_path: Path,
+    launchpad_workers: int,
+    errors_workers: int,
+) -> None:
+    scenario = sized(SOURCES)
+    launchpad: LaunchpadDouble = make_launchpad(scenario, clock=SIZED_NOW)
+    engine = EngineHome(tmp_path, launchpad, errortracker, launchpad_workers, errors_workers)
+
+    assert engine.run(SIZED_NOW) == 0
+
+    assert len(engine.report()["packages"]) == SOURCES
+    with launchpad.lock:
+        requests = list(launchpad.requests)
+    assert all(r.status in (200, 304) for r in requests), breakdown(requests)
+    written = [
+        record
+        for records in current_binaries(launchpad, scenario).values()
+        for record in records
+        if record.status == "Pending" and not record.is_debug
+    ]
+    reads, writes = split(requests)
+    # Every source advances or resumes, so this run writes: the write budget is tested.
+    assert len(written) >= SOURCES
+    assert sum(r.method == "POST" for r in writes) == len(written), breakdown(writes)
+    assert len(writes) <= MAX_REQUESTS_PER_WRITE * len(written), breakdown(writes)
+    assert len(reads) <= MAX_READS_PER_SOURCE * SOURCES, (
+        f"{len(reads)} reads for {SOURCES} sources:\n{breakdown(reads)}"
+    )
+
+
+def test_the_budget_counts_every_read_including_the_login(
+    make_launchpad: MakeLaunchpad, errortracker: ErrorTrackerDouble, tmp_path: Path
+) -> None:
+    """A dry run reads as much as a run with writes, and the login is in the log."""
+    launchpad = make_launchpad(sized(SOURCES), clock=SIZED_NOW)
+    engine = EngineHome(tmp_path, launchpad, errortracker, 1, 1, writes=False)
+
+    assert engine.run(SIZED_NOW) == 0
+
+    with launchpad.lock:
+        requests = list(launchpad.requests)
+    reads, writes = split(requests)
+    assert writes == []
+    # The first requests are the login: the WADL, then the service root, both at /devel/.
+    assert [r.path for r in requests[:2]] == ["/devel/", "/devel/"]
+    # Two reads per source, and the fixed part is small but not nothing.
+    assert 2 * SOURCES < len(reads) <= MAX_READS_PER_SOURCE * SOURCES, breakdown(reads)
