@@ -49,5 +49,9 @@ integration:
 	$(INTEGRATION_VENV)/bin/pip install --quiet -r tests/integration/requirements.txt
 	$(INTEGRATION_VENV)/bin/pytest tests/integration --asyncio-mode=auto -p no:cacheprovider
 
+# SIGKILL a cycle many times (PHASED_UPDATER_KILLS, PHASED_UPDATER_KILL_SEED choose).
+kill-loop: $(STAMP)
+	PHASED_UPDATER_KILLS=$${PHASED_UPDATER_KILLS:-200} $(BIN)/pytest tests/faults/test_kill_loop.py -q
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache demo-out

@@ -109,8 +109,8 @@ class SystemWorkload:
 
     @staticmethod
     def _installed(package: str) -> bool:
-        completed = subprocess.run(  # noqa: S603
-            ["dpkg-query", "-W", "-f=${Status}", package],  # noqa: S607
+        completed = subprocess.run(  # noqa: S603 - an argv list, never a shell
+            ["dpkg-query", "-W", "-f=${Status}", package],  # noqa: S607 - a system tool, from the hook's PATH
             capture_output=True,
             text=True,
             check=False,
@@ -215,8 +215,8 @@ class SystemWorkload:
 
     def disable_now(self, unit: str) -> None:
         # Disabling a unit that is not installed is not an error here.
-        subprocess.run(  # noqa: S603
-            ["systemctl", "disable", "--now", unit],  # noqa: S607
+        subprocess.run(  # noqa: S603 - an argv list, never a shell
+            ["systemctl", "disable", "--now", unit],  # noqa: S607 - a system tool, from the hook's PATH
             capture_output=True,
             check=False,
         )
@@ -226,8 +226,8 @@ class SystemWorkload:
 
     # The two queries below feed the status line only: a failure shows as "unknown".
     def timer_next_elapse(self, timer: str) -> datetime | None:
-        completed = subprocess.run(  # noqa: S603
-            ["systemctl", "list-timers", "--all", "--output=json", timer],  # noqa: S607
+        completed = subprocess.run(  # noqa: S603 - an argv list, never a shell
+            ["systemctl", "list-timers", "--all", "--output=json", timer],  # noqa: S607 - a system tool, from the hook's PATH
             capture_output=True,
             text=True,
             check=False,
@@ -236,8 +236,8 @@ class SystemWorkload:
 
     def last_run(self, service: str) -> LastRun | None:
         properties = ("Result", "ExecMainStatus", "ExecMainExitTimestampMonotonic")
-        completed = subprocess.run(  # noqa: S603
-            ["systemctl", "show", service, *(f"--property={name}" for name in properties)],  # noqa: S607
+        completed = subprocess.run(  # noqa: S603 - an argv list, never a shell
+            ["systemctl", "show", service, *(f"--property={name}" for name in properties)],  # noqa: S607 - a system tool, from the hook's PATH
             capture_output=True,
             text=True,
             check=False,
@@ -245,8 +245,8 @@ class SystemWorkload:
         return parse_last_run(completed.stdout) if completed.returncode == 0 else None
 
     def run_as_service_user(self, command: Sequence[str], env: Mapping[str, str]) -> CommandResult:
-        completed = subprocess.run(  # noqa: S603
-            ["runuser", "-u", SYSTEM_USER, "--", *command],  # noqa: S607
+        completed = subprocess.run(  # noqa: S603 - an argv list, never a shell
+            ["runuser", "-u", SYSTEM_USER, "--", *command],  # noqa: S607 - a system tool, from the hook's PATH
             capture_output=True,
             text=True,
             check=False,

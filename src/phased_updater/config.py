@@ -123,6 +123,14 @@ def _seconds(key: str, value: Any) -> float:
     return seconds
 
 
+def _path(key: str, value: Any) -> Path:
+    text = _text(key, value)
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:  # "~name" for a user that does not exist
+        raise UsageError(f"{key} {text!r}: no such user's home directory") from None
+
+
 def _url(key: str, value: Any) -> str:
     text = _text(key, value)
     if not text.startswith(("http://", "https://")):
@@ -162,9 +170,9 @@ def _convert(key: str, value: Any) -> Any:
         case "errors_url" | "report_url":
             return _url(key, value)
         case "credentials" | "overrides" | "halts" | "state" | "report_dir":
-            return Path(_text(key, value)).expanduser()
+            return _path(key, value)
         case "mail_preview_dir" | "smtp_password_file":
-            return Path(_text(key, value)).expanduser()
+            return _path(key, value)
         case "series" | "mail_cc" | "mail_robots":
             return _list(key, value)
         case "step":

@@ -243,6 +243,7 @@ class Cycle:
             except READ_ERRORS as failure:
                 # Some binaries may be written already; the next run converges them.
                 error = f"write failed: {failure}"
+                log.error("%s %s %s: %s", update.series.name, update.source, update.version, error)
         self._record(update, decision, applied=applied, error=error)
         return Outcome(update, decision, applied, error)
 

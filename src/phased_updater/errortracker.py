@@ -7,11 +7,13 @@ as "no regression" nor as "regression".
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import threading
 from datetime import date
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -24,6 +26,9 @@ log = logging.getLogger(__name__)
 DEFAULT_URL = "https://errors.ubuntu.com/api/1.0/"
 USER_AGENT = f"phased-updater/{__version__} (+https://launchpad.net/ubuntu)"
 DEFAULT_TIMEOUT = (10.0, 60.0)
+NEW_BUCKETS = "package-version-new-buckets"
+RATE_OF_CRASHES = "package-rate-of-crashes"
+MAX_LINK_LENGTH = 2048
 
 
 class ErrorTrackerFailure(Exception):
@@ -35,7 +40,78 @@ def _is_number(value: object) -> bool:
 
 
 def _is_link(value: object) -> bool:
-    return isinstance(value, str) and value.startswith(("https://", "http://"))
+    """An http(s) URL with a host and no whitespace or control characters.
+
+    Links end up in the report and in mail bodies: one that is not a plain URL is
+    refused with the rest of the answer rather than published.
+    """
+    if not isinstance(value, str) or not value.startswith(("https://", "http://")):
+        return False
+    if len(value) > MAX_LINK_LENGTH or any(ord(c) < 0x21 or ord(c) == 0x7F for c in value):
+        return False
+    try:
+        return bool(urlsplit(value).hostname)
+    except ValueError:
+        return False
+
+
+def objects_of(endpoint: str, text: str) -> list[Any]:
+    """The `objects` list of a tastypie answer; ErrorTrackerFailure if there is none."""
+    try:
+        body = json.loads(text)
+    except (ValueError, RecursionError) as error:
+        raise ErrorTrackerFailure(f"{endpoint}: the answer is not JSON") from error
+    objects = body.get("objects") if isinstance(body, dict) else None
+    if not isinstance(objects, list):
+        raise ErrorTrackerFailure(f"{endpoint}: the answer has no 'objects' list")
+    return objects
+
+
+def new_crash_problems(objects: list[Any]) -> list[Problem]:
+    """The new crash buckets of a package-version-new-buckets answer."""
+    problems = []
+    for item in objects:
+        if not isinstance(item, dict) or not _is_link(item.get("web_link")):
+            raise ErrorTrackerFailure(f"{NEW_BUCKETS}: a bucket has no web_link")
+        function = item.get("function")
+        problems.append(
+            Problem(
+                kind=ProblemKind.NEW_CRASH,
+                url=item["web_link"],
+                signature=function if isinstance(function, str) else None,
+            )
+        )
+    return problems
+
+
+def rate_problem(objects: list[Any]) -> Problem | None:
+    """The increased rate of a package-rate-of-crashes answer, or None."""
+    if len(objects) != 1 or not isinstance(objects[0], dict):
+        raise ErrorTrackerFailure(f"{RATE_OF_CRASHES}: expected one object, got {len(objects)}")
+    rate = objects[0]
+    increase = rate.get("increase")
+    if not isinstance(increase, bool):
+        raise ErrorTrackerFailure(f"{RATE_OF_CRASHES}: 'increase' is not a boolean")
+    if not increase:
+        return None
+    difference = rate.get("difference")
+    average = rate.get("previous_average")
+    period = rate.get("previous_period_in_days")
+    if not _is_number(difference) or not _is_link(rate.get("web_link")):
+        raise ErrorTrackerFailure(
+            f"{RATE_OF_CRASHES}: an increase without a numeric difference and a link"
+        )
+    if average is not None and not _is_number(average):
+        raise ErrorTrackerFailure(f"{RATE_OF_CRASHES}: 'previous_average' is not a number")
+    return Problem(
+        kind=ProblemKind.INCREASED_RATE,
+        url=rate["web_link"],
+        evidence={
+            "difference": difference,
+            "previous_average": average,
+            "previous_period_in_days": period if _is_number(period) else None,
+        },
+    )
 
 
 class ErrorTrackerClient:
@@ -74,36 +150,21 @@ class ErrorTrackerClient:
         if response.status_code != 200:
             raise ErrorTrackerFailure(f"{endpoint}: HTTP {response.status_code}")
         try:
-            body = response.json()
-        except ValueError as error:
+            text = response.content.decode("utf-8")
+        except UnicodeDecodeError as error:
             raise ErrorTrackerFailure(f"{endpoint}: the answer is not JSON") from error
-        objects = body.get("objects") if isinstance(body, dict) else None
-        if not isinstance(objects, list):
-            raise ErrorTrackerFailure(f"{endpoint}: the answer has no 'objects' list")
-        return objects
+        return objects_of(endpoint, text)
 
     def new_crashes(self, package: str, previous_version: str, new_version: str) -> list[Problem]:
         objects = self._objects(
-            "package-version-new-buckets",
+            NEW_BUCKETS,
             {
                 "package": check_source_name(package),
                 "previous_version": check_version(previous_version),
                 "new_version": check_version(new_version),
             },
         )
-        problems = []
-        for item in objects:
-            if not isinstance(item, dict) or not _is_link(item.get("web_link")):
-                raise ErrorTrackerFailure("package-version-new-buckets: a bucket has no web_link")
-            function = item.get("function")
-            problems.append(
-                Problem(
-                    kind=ProblemKind.NEW_CRASH,
-                    url=item["web_link"],
-                    signature=function if isinstance(function, str) else None,
-                )
-            )
-        return problems
+        return new_crash_problems(objects)
 
     def increased_rate(
         self,
@@ -115,7 +176,7 @@ class ErrorTrackerClient:
         published: date,
     ) -> Problem | None:
         objects = self._objects(
-            "package-rate-of-crashes",
+            RATE_OF_CRASHES,
             {
                 "exclude_proposed": "True",
                 "release": release,
@@ -126,34 +187,7 @@ class ErrorTrackerClient:
                 "date": published.isoformat(),
             },
         )
-        if len(objects) != 1 or not isinstance(objects[0], dict):
-            raise ErrorTrackerFailure(
-                f"package-rate-of-crashes: expected one object, got {len(objects)}"
-            )
-        rate = objects[0]
-        increase = rate.get("increase")
-        if not isinstance(increase, bool):
-            raise ErrorTrackerFailure("package-rate-of-crashes: 'increase' is not a boolean")
-        if not increase:
-            return None
-        difference = rate.get("difference")
-        average = rate.get("previous_average")
-        period = rate.get("previous_period_in_days")
-        if not _is_number(difference) or not _is_link(rate.get("web_link")):
-            raise ErrorTrackerFailure(
-                "package-rate-of-crashes: an increase without a numeric difference and a link"
-            )
-        if average is not None and not _is_number(average):
-            raise ErrorTrackerFailure("package-rate-of-crashes: 'previous_average' is not a number")
-        return Problem(
-            kind=ProblemKind.INCREASED_RATE,
-            url=rate["web_link"],
-            evidence={
-                "difference": difference,
-                "previous_average": average,
-                "previous_period_in_days": period if _is_number(period) else None,
-            },
-        )
+        return rate_problem(objects)
 
     def check(self, update: Update) -> CrashCheck:
         """Both checks for one update; never raises for an Error Tracker fault."""

@@ -51,7 +51,7 @@ def load_halts(path: Path | None) -> dict[tuple[str, str, str], Halt]:
         return {}
     try:
         return parse_halts(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as error:
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
         raise UsageError(f"halts file {str(path)!r}: {error}") from None
 
 

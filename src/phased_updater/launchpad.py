@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +37,9 @@ PREVIOUS_STATUSES = ("Published", "Superseded")
 # The development series phases nothing; obsolete ones are no longer updated.
 SUPPORTED_STATUSES = ("Current Stable Release", "Supported")
 REJECTED = "Launchpad rejected the credentials (401): the token may be expired or revoked"
+# Series names and versions go into report anchors, mail and Error Tracker queries.
+_SERIES_NAME = re.compile(r"[a-z][a-z0-9-]{0,31}")
+_SERIES_VERSION = re.compile(r"[0-9]{1,4}\.[0-9]{1,4}")
 
 
 class LaunchpadFailure(Exception):
@@ -49,6 +54,11 @@ def _utc(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _is_text(value: object, valid: Callable[[str], bool]) -> bool:
+    """Whether a field Launchpad sent is a string that passes `valid`."""
+    return isinstance(value, str) and valid(value)
 
 
 def _is_loopback(url: str) -> bool:
@@ -132,6 +142,27 @@ def connect(connection: Connection) -> Launchpad:
         ) from None
 
 
+def read_all(collection: Any, what: str) -> list[Any]:
+    """Every entry of a paged collection; LaunchpadFailure when pages fell short.
+
+    launchpadlib follows `next_collection_link` until a page has none, so a listing
+    that stops early (a page lost between requests, a row that moved while paging)
+    would look complete. Deciding on part of an upload's binaries could step the
+    ones read and skip the others, so a listing with fewer entries than its first
+    page's `total_size` is a failed read, retried on the next run. When Launchpad
+    gives only a `total_size_link`, counting would cost a request: no check then.
+    """
+    entries = list(collection)
+    # The first page's representation, as lazr.restfulclient keeps it (no request).
+    first_page = getattr(getattr(collection, "_wadl_resource", None), "representation", None)
+    promised = first_page.get("total_size") if isinstance(first_page, dict) else None
+    if isinstance(promised, int) and not isinstance(promised, bool) and len(entries) < promised:
+        raise LaunchpadFailure(
+            f"{what}: Launchpad listed {len(entries)} of the {promised} entries it announced"
+        )
+    return entries
+
+
 class LaunchpadArchive:
     """The reads and writes of one cycle against Ubuntu's primary archive.
 
@@ -156,9 +187,19 @@ class LaunchpadArchive:
     def supported_series(self, wanted: tuple[str, ...] = ()) -> list[Series]:
         """The series to phase: the ones named, or every supported stable one."""
         found: dict[str, Series] = {}
-        for entry in self.lp.distributions["ubuntu"].series:
-            if entry.status in SUPPORTED_STATUSES:
-                found[entry.name] = Series(entry.name, entry.version, entry.self_link)
+        for entry in read_all(self.lp.distributions["ubuntu"].series, "ubuntu's series"):
+            if entry.status not in SUPPORTED_STATUSES:
+                continue
+            name, version = entry.name, entry.version
+            if not (
+                isinstance(name, str)
+                and _SERIES_NAME.fullmatch(name)
+                and isinstance(version, str)
+                and _SERIES_VERSION.fullmatch(version)
+            ):
+                log.warning("skipping series %r %r: not a series name and version", name, version)
+                continue
+            found[name] = Series(name, version, entry.self_link)
         unknown = [name for name in wanted if name not in found]
         if unknown:
             raise UsageError(
@@ -177,9 +218,9 @@ class LaunchpadArchive:
             distro_series=series.self_link, pocket="Updates", status="Published", **filters
         )
         found = []
-        for spph in publications:
+        for spph in read_all(publications, f"{series.name} -updates"):
             source, version = spph.source_package_name, spph.source_package_version
-            if is_source_name(source) and is_version(version):
+            if _is_text(source, is_source_name) and _is_text(version, is_version):
                 found.append((source, version))
             else:
                 log.warning(
@@ -196,15 +237,17 @@ class LaunchpadArchive:
         One listing of the source's history in the series gives both the publication
         (as an entry of this thread's client) and the previous version.
         """
-        history = list(
+        history = read_all(
             self.archive.getPublishedSources(
                 distro_series=series.self_link, source_name=source, exact_match=True
-            )
+            ),
+            f"{series.name} {source} publications",
         )
         current = [
             entry
             for entry in history
-            if entry.source_package_version == version
+            if entry.source_package_name == source
+            and entry.source_package_version == version
             and entry.pocket == "Updates"
             and entry.status == "Published"
         ]
@@ -213,19 +256,29 @@ class LaunchpadArchive:
         older = {
             entry.source_package_version
             for entry in history
-            if entry.pocket in PREVIOUS_POCKETS
+            if entry.source_package_name == source
+            and entry.pocket in PREVIOUS_POCKETS
             and entry.status in PREVIOUS_STATUSES
-            and is_version(entry.source_package_version)
+            and _is_text(entry.source_package_version, is_version)
             and compare_versions(entry.source_package_version, version) < 0
         }
         previous = max(older, key=version_key) if older else None
         return self._phasing_update(series, current[0], previous)
 
     def _phasing_update(self, series: Series, spph: Any, previous: str | None) -> Update | None:
-        records = list(spph.getPublishedBinaries(active_binaries_only=False))
+        records = read_all(
+            spph.getPublishedBinaries(active_binaries_only=False),
+            f"{series.name} {spph.source_package_name} binaries",
+        )
         current: dict[tuple[str, str], Any] = {}
         highest = 0
         for record in records:
+            if not _is_text(record.binary_package_name, is_source_name):
+                # Binary names follow the source name syntax; this one is not a name.
+                raise LaunchpadFailure(
+                    f"{series.name} {spph.source_package_name}: a binary is named"
+                    f" {record.binary_package_name!r}, not a Debian package name"
+                )
             percentage = record.phased_update_percentage
             if not record.is_debug and percentage is not None:
                 highest = max(highest, percentage)

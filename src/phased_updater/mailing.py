@@ -66,6 +66,12 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="file whose first line is the SMTP password",
     )
+    group.add_argument(
+        "--smtp-timeout",
+        dest="smtp_timeout",
+        metavar="SECONDS",
+        help="give up on the relay after this long (default 30)",
+    )
     group.add_argument("--smtp-auth", dest="smtp_auth", choices=SMTP_AUTH, help="default none")
     group.add_argument(
         "--smtp-security", dest="smtp_security", choices=SMTP_SECURITY, help="default none"

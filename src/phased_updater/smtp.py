@@ -79,6 +79,7 @@ class SmtpConfig:
             user=settings.smtp_user,
             password=password,
             skip_verify=settings.smtp_skip_verify,
+            timeout=settings.smtp_timeout,
         )
 
     def tls_context(self) -> ssl.SSLContext:

@@ -1,0 +1,260 @@
+"""Launchpad faults: failed reads, a write failing half-way through a source, a rejected
+token, a response slower than the timeout, and paging that ends early.
+
+Whatever happens, the run exits 1 naming the fault, and the runs after it converge:
+every deb of an update ends at the same level, and no update's level ever rises more
+than one step per interval (checked on the double's own records, see `invariants`).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from phased_updater.launchpad import REJECTED
+from tests.doubles import launchpad_render
+from tests.doubles.launchpad import Fault, LaunchpadDouble
+from tests.doubles.launchpad_render import Renderer
+from tests.doubles.scenarios import CLEAN_UPDATE, CRASHING_UPDATE
+from tests.faults.invariants import levels, step_violations, unconverged
+from tests.functional.engine import Engine
+
+STEP, INTERVAL = 10, timedelta(hours=6)
+HELLO = " ".join(CLEAN_UPDATE[:3])
+LIBFOO = " ".join(CRASHING_UPDATE[:3])
+ZED = "jammy zed 0.9-1ubuntu0.22.04.1"
+
+
+def listing(series: str) -> str:
+    """A regex for the request listing a series' -updates (only it passes a date)."""
+    return rf"^(?=.*ws\.op=getPublishedSources)(?=.*created_since_date)(?=.*/{series}\b)"
+
+
+def binaries_of(launchpad: LaunchpadDouble, source: str, version: str, arch: str) -> str:
+    """The path of a deb's Published record, for a fault aimed at that one binary."""
+    [record] = [
+        b
+        for b in launchpad.archive.binaries.values()
+        if (b.source_name, b.source_version, b.arch, b.is_debug, b.status)
+        == (source, version, arch, False, "Published")
+    ]
+    return rf"/\+binarypub/{record.id}$"
+
+
+def eventually(condition: Callable[[], bool], within: float = 5.0) -> bool:
+    """Whether `condition` becomes true within `within` seconds (polled, short sleeps)."""
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def assert_recovers(engine: Engine) -> None:
+    """The next runs (1 h, then an interval, later) converge without a double step."""
+    engine.later(1)
+    assert engine.run() == 0
+    assert unconverged(engine.launchpad) == []
+    engine.later(6)
+    assert engine.run() == 0
+    assert unconverged(engine.launchpad) == []
+    assert step_violations(engine.launchpad, STEP, INTERVAL) == []
+
+
+def test_a_500_at_login_fails_the_run_cleanly(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine.launchpad.faults.append(Fault("GET", r"^/devel/$"))
+    assert engine.run() == 1
+    assert "cannot read Launchpad" in caplog.text
+    assert engine.posts() == []
+    assert engine.report()["packages"] == []  # a report that says so, not yesterday's
+    assert_recovers(engine)
+
+
+def test_a_500_listing_a_series_skips_only_that_series(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine.launchpad.faults.append(Fault("GET", listing("noble")))
+    assert engine.run() == 1
+    assert "noble: cannot list -updates" in caplog.text
+    assert levels(engine.launchpad)[HELLO] == 10
+    assert levels(engine.launchpad)[ZED] == 30  # jammy was still processed
+    assert {p["series"] for p in engine.report()["packages"]} == {"jammy"}
+    assert_recovers(engine)
+    assert levels(engine.launchpad)[HELLO] == 30  # caught up one step per run, no more
+
+
+def test_a_500_reading_one_update_leaves_it_for_the_next_run(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine.launchpad.faults.append(Fault("GET", r"ws\.op=getPublishedBinaries"))
+    assert engine.run() == 1
+    assert "cannot read from Launchpad" in caplog.text
+    # With one worker the first update read is noble's first; it alone is skipped.
+    skipped = [u for u, level in levels(engine.launchpad).items() if u.startswith("noble")]
+    decided = {f"{p['series']} {p['source']} {p['version']}" for p in engine.report()["packages"]}
+    assert len([u for u in skipped if u not in decided]) == 1
+    assert_recovers(engine)
+
+
+def test_a_500_half_way_through_writing_one_source(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    # hello's amd64 deb is written first; the write of its arm64 deb fails.
+    arm64 = binaries_of(engine.launchpad, "hello", CLEAN_UPDATE.version, "arm64")
+    engine.launchpad.faults.append(Fault("POST", arm64))
+    assert engine.run() == 1
+    assert engine.percentages(*CLEAN_UPDATE[:3]) == {"hello/amd64": 20, "hello/arm64": 10}
+    hello = engine.package("hello")
+    assert hello["applied"] is False
+    assert "write failed" in hello["error"]
+    assert "changeOverride on hello failed: HTTP 500" in caplog.text
+    engine.later(1)
+    assert engine.run() == 0
+    # Converged at the level it was moving to, not stepped again.
+    assert engine.percentages(*CLEAN_UPDATE[:3]) == {"hello/amd64": 20, "hello/arm64": 20}
+    assert engine.package("hello")["action"] == "wait"
+    assert_recovers(engine)
+
+
+def test_a_write_that_times_out_but_lands_is_not_stepped_again(engine: Engine) -> None:
+    # The response is late, but Launchpad makes the change: the engine cannot know.
+    engine.options += ["--launchpad-timeout", "0.5"]
+    amd64 = binaries_of(engine.launchpad, "hello", CLEAN_UPDATE.version, "amd64")
+    engine.launchpad.faults.append(Fault("POST", amd64, status=None, delay=1.0))
+    assert engine.run() == 1
+    assert "write failed" in engine.package("hello")["error"]
+    # The double finishes the late request after the engine gave up on it.
+    assert eventually(lambda: levels(engine.launchpad)[HELLO] == 20)
+    assert_recovers(engine)
+    assert levels(engine.launchpad)[HELLO] == 30
+
+
+def test_a_read_slower_than_the_timeout_fails_that_read_only(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine.options += ["--launchpad-timeout", "0.5"]
+    engine.launchpad.faults.append(
+        Fault("GET", r"ws\.op=getPublishedBinaries", status=None, delay=1.5)
+    )
+    assert engine.run() == 1
+    assert "timed out" in caplog.text
+    assert engine.report()["packages"], "the other updates were still decided"
+    assert_recovers(engine)
+
+
+def test_a_timeout_setting_out_of_range_is_refused(
+    engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert engine.run("--launchpad-timeout", "0") == 2
+    assert "launchpad_timeout '0'" in capsys.readouterr().err
+    assert engine.posts() == []
+
+
+def test_a_token_expiring_mid_cycle_stops_the_cycle_without_a_prompt(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine.launchpad.faults.append(
+        Fault("GET", r"ws\.op=getPublishedBinaries", status=401, body="Expired token.")
+    )
+    assert engine.run() == 1
+    assert REJECTED in caplog.text
+    assert engine.posts() == []
+    assert_recovers(engine)
+
+
+def test_a_revoked_token_fails_fast_and_clearly_in_a_real_process(engine: Engine) -> None:
+    # The file's token is unknown to Launchpad: launchpadlib would start its browser
+    # flow if it had an authorization engine; with none, the run must end at once.
+    engine.credentials.write_text(
+        engine.credentials.read_text().replace("engine-token", "revoked-token")
+    )
+    engine.launchpad.clock = engine.now
+    completed = subprocess.run(
+        [sys.executable, "-m", "phased_updater.cli", *engine.argv()],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 1, completed.stderr
+    assert REJECTED in completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert "engine-secret" not in completed.stderr + completed.stdout
+    paths = {r.path for r in engine.launchpad.requests}
+    assert all(path.startswith("/devel/") for path in paths), paths  # no +request-token
+    assert engine.posts() == []
+
+
+@pytest.fixture
+def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every collection of the double in pages of 2, so that listings need several."""
+    monkeypatch.setattr(launchpad_render, "PAGE_SIZE", 2)
+
+
+@pytest.mark.usefixtures("small_pages")
+def test_a_next_page_that_fails_is_a_failed_read(engine: Engine) -> None:
+    engine.launchpad.faults.append(Fault("GET", r"ws\.start=2\b"))
+    assert engine.run() == 1
+    assert_recovers(engine)
+
+
+@dataclass
+class ShortPages:
+    """Makes the double's next listing of `entry_type` one entry short of its total_size.
+
+    As when a row moves while a client pages through: the last page lacks an entry
+    that `total_size` still counts, and launchpadlib, following next links, cannot tell.
+    """
+
+    entry_type: str
+    remaining: int = 1
+    cut: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def short_pages(monkeypatch: pytest.MonkeyPatch) -> ShortPages:
+    real = Renderer.collection
+    lie = ShortPages("")
+
+    def collection(self: Renderer, entry_type: str, entries: Any, path: str, query: Any) -> Any:
+        page = real(self, entry_type, entries, path, query)
+        listed = page["entries"]
+        last_page = "next_collection_link" not in page
+        if entry_type == lie.entry_type and lie.remaining and last_page and listed:
+            assert isinstance(listed, list)
+            lie.remaining -= 1
+            lie.cut.append(path)
+            page["entries"] = listed[:-1]
+        return page
+
+    monkeypatch.setattr(Renderer, "collection", collection)
+    return lie
+
+
+@pytest.mark.parametrize(
+    "entry_type",
+    ["distro_series", "source_package_publishing_history", "binary_package_publishing_history"],
+)
+def test_a_listing_shorter_than_announced_is_a_failed_read(
+    engine: Engine, short_pages: ShortPages, entry_type: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    short_pages.entry_type = entry_type
+    before = levels(engine.launchpad)
+    assert engine.run() == 1
+    assert short_pages.cut, "the double cut nothing"
+    assert "entries it announced" in caplog.text
+    if entry_type != "binary_package_publishing_history":
+        # The series, or noble's -updates, could not be listed: none of it moved.
+        assert levels(engine.launchpad)[HELLO] == before[HELLO]
+    assert_recovers(engine)
