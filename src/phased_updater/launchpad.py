@@ -103,6 +103,29 @@ def load_credentials(path: Path) -> Credentials:
     return credentials
 
 
+CACHE_MAX_AGE_SECONDS = 24 * 3600
+
+
+def prune_cache(cache_dir: Path, now: float, max_age: float = CACHE_MAX_AGE_SECONDS) -> int:
+    """Remove httplib2 cache files not touched for `max_age` seconds; return how many.
+
+    Every listing's URL carries the run's own created_since_date, so each run adds
+    cache entries that no later run asks for again: without pruning the cache grows
+    forever. The WADL is revalidated every run, which keeps its file fresh.
+    """
+    removed = 0
+    if not cache_dir.is_dir():
+        return removed
+    for path in cache_dir.rglob("*"):
+        try:
+            if path.is_file() and now - path.stat().st_mtime > max_age:
+                path.unlink()
+                removed += 1
+        except OSError:
+            continue  # another process pruned or rewrote it: nothing to do
+    return removed
+
+
 @dataclass(frozen=True)
 class Connection:
     service_root: str

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import time
 from datetime import UTC, datetime
 
 from phased_updater import mailing, report
@@ -17,6 +18,7 @@ from phased_updater.launchpad import (
     LaunchpadArchive,
     connect,
     load_credentials,
+    prune_cache,
     resolve_service_root,
 )
 from phased_updater.lock import AlreadyRunning, exclusive
@@ -98,6 +100,7 @@ def run_once(settings: Settings) -> int:
     if settings.anonymous and not settings.dry_run:
         log.info("no --credentials: logging in anonymously, so this is a dry run")
     store = Store.open(settings.state)
+    prune_cache(settings.cache_dir, time.time())
     try:
         connection = Connection(
             service_root,
