@@ -5,11 +5,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 
@@ -62,18 +60,6 @@ class Page(HTMLParser):
     @property
     def plain(self) -> str:
         return " ".join(" ".join(self.text).split())
-
-
-@pytest.fixture
-def store() -> Iterator[Store]:
-    store = Store.open(Path(":memory:"))
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def last_run(store: Store) -> RunRecord:
-    return report_db.realistic(store)[1]
 
 
 @pytest.fixture

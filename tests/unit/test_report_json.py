@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,18 +26,6 @@ CONTRACT_HISTORY = {
     "at", "run", "action", "from", "to", "applied", "state", "reason", "error",
     "overrides_applied", "problems",
 }  # fmt: skip
-
-
-@pytest.fixture
-def store() -> Iterator[Store]:
-    store = Store.open(Path(":memory:"))
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def last_run(store: Store) -> RunRecord:
-    return report_db.realistic(store)[1]
 
 
 @pytest.fixture

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -15,19 +13,6 @@ from phased_updater.report_view import DeliveryRow, ReportView, UpdateView
 from phased_updater.store import RunRecord, Store
 from tests.unit import report_db
 from tests.unit.report_db import NOW
-
-
-@pytest.fixture
-def store() -> Iterator[Store]:
-    # SQLite in memory: the real store, no file.
-    store = Store.open(Path(":memory:"))
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def last_run(store: Store) -> RunRecord:
-    return report_db.realistic(store)[1]
 
 
 @pytest.fixture
