@@ -149,6 +149,8 @@ class LaunchpadDouble(LoopbackServer):
             latest + timedelta(hours=1) if latest else datetime.now(UTC)
         )
         self.lock = threading.RLock()
+        # Notified after every answered request, so tests wait on events, not clocks.
+        self._answered = threading.Condition(self.lock)
         self.requests: list[RecordedRequest] = []
         self.faults: list[Fault] = []
         self.latency: float = 0.0
@@ -189,6 +191,11 @@ class LaunchpadDouble(LoopbackServer):
         """The active (Pending and Published) binary records of an upload."""
         with self.lock:
             return self.archive.current_binaries(series, source, version)
+
+    def wait_for(self, condition: Callable[[], bool], timeout: float = 30.0) -> bool:
+        """Whether `condition` holds, checked after each request the double answers."""
+        with self._answered:
+            return self._answered.wait_for(condition, timeout)
 
     def reset_requests(self) -> None:
         with self.lock:
@@ -235,6 +242,7 @@ class LaunchpadDouble(LoopbackServer):
                     status=response.status,
                 )
             )
+            self._answered.notify_all()
         return response
 
     def _apply_faults(self, request: Request) -> Response | None:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -46,16 +44,6 @@ def binaries_of(launchpad: LaunchpadDouble, source: str, version: str, arch: str
         == (source, version, arch, False, "Published")
     ]
     return rf"/\+binarypub/{record.id}$"
-
-
-def eventually(condition: Callable[[], bool], within: float = 5.0) -> bool:
-    """Whether `condition` becomes true within `within` seconds (polled, short sleeps)."""
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def assert_recovers(engine: Engine) -> None:
@@ -134,7 +122,7 @@ def test_a_write_that_times_out_but_lands_is_not_stepped_again(engine: Engine) -
     assert engine.run() == 1
     assert "write failed" in engine.package("hello")["error"]
     # The double finishes the late request after the engine gave up on it.
-    assert eventually(lambda: levels(engine.launchpad)[HELLO] == 20)
+    assert engine.launchpad.wait_for(lambda: levels(engine.launchpad)[HELLO] == 20, 5.0)
     assert_recovers(engine)
     assert levels(engine.launchpad)[HELLO] == 30
 

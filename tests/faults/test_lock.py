@@ -7,7 +7,6 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from tests.functional.engine import Engine
@@ -26,13 +25,13 @@ def start(engine: Engine, *extra: str) -> subprocess.Popen[str]:
     )
 
 
-def wait_for_lock(lock: Path, process: subprocess.Popen[str]) -> None:
-    """Until `process` holds the lock: it writes its pid into the file once it does."""
-    deadline = time.monotonic() + 30
-    while not lock.is_file() or lock.read_text().strip() != str(process.pid):
-        assert process.poll() is None, "the first cycle ended before it was seen holding the lock"
-        assert time.monotonic() < deadline, "the first cycle never took the lock"
-        time.sleep(0.01)
+def wait_for_lock(engine: Engine, lock: Path, process: subprocess.Popen[str]) -> None:
+    """Until `process` holds the lock: a cycle takes it before its first Launchpad request."""
+    assert engine.launchpad.wait_for(lambda: bool(engine.launchpad.requests), 30.0), (
+        "the first cycle never reached Launchpad"
+    )
+    assert process.poll() is None, "the first cycle ended before it was seen holding the lock"
+    assert lock.read_text().strip() == str(process.pid)
 
 
 def runs_recorded(engine: Engine) -> int:
@@ -46,7 +45,7 @@ def runs_recorded(engine: Engine) -> int:
 def test_a_second_cycle_exits_with_a_clear_message_while_the_first_runs(engine: Engine) -> None:
     engine.launchpad.latency = 0.05  # the first cycle lasts a few seconds
     first = start(engine)
-    wait_for_lock(engine.home / "state.lock", first)
+    wait_for_lock(engine, engine.home / "state.lock", first)
     second = start(engine)
     _out, err = second.communicate(timeout=60)
     assert second.returncode == 1
@@ -62,7 +61,7 @@ def test_a_second_cycle_exits_with_a_clear_message_while_the_first_runs(engine: 
 def test_a_killed_holder_leaves_no_stale_lock(engine: Engine) -> None:
     engine.launchpad.latency = 0.05
     first = start(engine)
-    wait_for_lock(engine.home / "state.lock", first)
+    wait_for_lock(engine, engine.home / "state.lock", first)
     first.kill()  # SIGKILL, by pid
     first.communicate(timeout=30)
     second = start(engine)

@@ -10,9 +10,10 @@ same setup does write when allowed to, so the zero above means something.
 from __future__ import annotations
 
 import argparse
+import re
+import selectors
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -21,7 +22,6 @@ import pytest
 from phased_updater.cli import build_parser, main
 from tests.doubles.scenarios import CLEAN_UPDATE
 from tests.functional.engine import Engine
-from tests.functional.smtp_server import free_port
 
 NOW = "2025-03-10T12:00:00+00:00"
 
@@ -61,32 +61,39 @@ def driven(engine: Engine, *, credentials: bool) -> dict[str, list[list[str]]]:
 
 
 def serve_briefly(report_dir: Path) -> None:
-    """Start `serve`, fetch its page and /healthz, stop it."""
-    port = free_port()
+    """Start `serve` on a free port, fetch its page and /healthz, stop it."""
     process = subprocess.Popen(
         [
             *(sys.executable, "-m", "phased_updater.cli", "serve"),
-            *("--report-dir", str(report_dir), "--bind", f"127.0.0.1:{port}"),
+            *("--report-dir", str(report_dir), "--bind", "127.0.0.1:0"),
         ],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
-                    assert r.status == 200
-                    break
-            except OSError:
-                assert process.poll() is None, "serve exited"
-                assert time.monotonic() < deadline, "serve never answered"
-                time.sleep(0.05)
+        port = announced_port(process)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as health:
+            assert health.status == 200
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as page:
             assert page.status == 200
     finally:
         process.terminate()  # by pid
-        process.wait(timeout=30)
+        process.communicate(timeout=30)
+
+
+def announced_port(process: subprocess.Popen[str], timeout: float = 30.0) -> int:
+    """The port `serve` logs once it listens, read as its log line arrives."""
+    assert process.stderr is not None
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stderr, selectors.EVENT_READ)
+        while selector.select(timeout):
+            line = process.stderr.readline()
+            assert line, f"serve exited with {process.wait()}"
+            found = re.search(r"serving .* on http://127\.0\.0\.1:(\d+)/", line)
+            if found:
+                return int(found.group(1))
+    raise AssertionError("serve never said it was listening")
 
 
 @pytest.mark.parametrize("credentials", [False, True], ids=["anonymous", "dry-run"])
