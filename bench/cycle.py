@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,16 +73,24 @@ class Measurement:
     doubles_cpu_seconds: float  # this process's, which serves both doubles
     peak_rss_mib: float
     exit_status: int
+    next_run: bool = False  # the run after a first one, with the state that one left
+
+    @property
+    def label(self) -> str:
+        return f"{self.bounds}, next run" if self.next_run else str(self.bounds)
 
     def per_update(self, count: int) -> float:
         return count / self.updates if self.updates else float("nan")
 
 
 def run_cycle(
-    launchpad: LaunchpadDouble, errors: ErrorTrackerDouble, bounds: Bounds, workdir: Path
+    launchpad: LaunchpadDouble,
+    errors: ErrorTrackerDouble,
+    bounds: Bounds,
+    directory: Path,
+    now: datetime = SIZED_NOW,
 ) -> Measurement:
-    """One `phased-updater run` in a child process, in a directory of its own."""
-    directory = Path(tempfile.mkdtemp(prefix="cycle-", dir=workdir))
+    """One `phased-updater run` in a child process, with its state in `directory`."""
     config = directory / "phased-updater.toml"
     # The workers are TOML keys (and so settable from the charm's config).
     config.write_text(
@@ -104,7 +113,7 @@ def run_cycle(
         "--report-dir",
         str(report_dir),
         "--now",
-        SIZED_NOW.isoformat(),
+        now.isoformat(),
     ]
     # The doubles are on loopback: a proxy from the environment must not be in the way.
     environment = {k: v for k, v in os.environ.items() if k not in PROXY_VARIABLES}
@@ -136,6 +145,7 @@ def run_cycle(
         doubles_cpu_seconds=doubles_cpu,
         peak_rss_mib=usage.ru_maxrss / 1024,  # KiB on Linux
         exit_status=child.returncode,
+        next_run=now != SIZED_NOW,
     )
 
 
@@ -145,7 +155,7 @@ def rows(measurements: list[Measurement]) -> list[list[str]]:
         writes = f"{m.per_update(m.launchpad_writes):.2f}" if m.launchpad_writes else "none"
         found.append(
             [
-                str(m.bounds),
+                m.label,
                 str(m.updates),
                 f"{m.per_update(m.launchpad_reads):.2f} ({m.launchpad_reads})",
                 writes,
@@ -174,7 +184,21 @@ HEADER = (
 )
 
 
-def verdicts(parallel: Measurement, sequential: Measurement | None) -> list[str]:
+def floor_seconds(m: Measurement, latency: float) -> float:
+    """The least wall time m's requests allow at its bounds: the busier bound's share.
+
+    B workers of a kind overlap that kind's requests at best B at a time, so neither
+    kind's requests can take less than count x latency / B, whatever else overlaps.
+    """
+    return latency * max(
+        m.launchpad_reads / m.bounds.launchpad_workers,
+        m.errortracker_requests / m.bounds.errors_workers,
+    )
+
+
+def verdicts(
+    parallel: Measurement, sequential: Measurement | None, later: Measurement | None
+) -> list[str]:
     """Each target of issue 7, met or not, with the number it was judged on."""
 
     def mark(met: bool) -> str:
@@ -182,10 +206,12 @@ def verdicts(parallel: Measurement, sequential: Measurement | None) -> list[str]
 
     reads = parallel.per_update(parallel.launchpad_reads)
     lines = [
-        f"- LP reads per phasing source <= {MAX_READS_PER_SOURCE}: {reads:.2f},"
-        f" {mark(reads <= MAX_READS_PER_SOURCE)}",
-        f"- default-bound cycle < {MAX_PARALLEL_SECONDS:.0f} s: {parallel.wall_seconds:.1f} s,"
-        f" {mark(parallel.wall_seconds < MAX_PARALLEL_SECONDS)}",
+        f"- LP reads per phasing source <= {MAX_READS_PER_SOURCE}: {reads:.2f} on a first run"
+        + (f", {later.per_update(later.launchpad_reads):.2f} on the next" if later else "")
+        + f", {mark(reads <= MAX_READS_PER_SOURCE)}",
+        f"- default-bound cycle < {MAX_PARALLEL_SECONDS:.0f} s: {parallel.wall_seconds:.1f} s"
+        + (f" ({later.wall_seconds:.1f} s on the next run)" if later else "")
+        + f", {mark(parallel.wall_seconds < MAX_PARALLEL_SECONDS)}",
     ]
     if sequential is not None:
         ratio = sequential.wall_seconds / parallel.wall_seconds
@@ -193,23 +219,38 @@ def verdicts(parallel: Measurement, sequential: Measurement | None) -> list[str]
             f"- at least {MIN_SPEEDUP:.0f}x faster than 1 worker: {ratio:.1f}x,"
             f" {mark(ratio >= MIN_SPEEDUP)}"
         )
-    peak = max(m.peak_rss_mib for m in (parallel, sequential) if m is not None)
+    measured = [m for m in (parallel, sequential, later) if m is not None]
+    peak = max(m.peak_rss_mib for m in measured)
     lines.append(f"- peak memory < {MAX_PEAK_MIB:.0f} MB: {peak:.0f} MiB, {mark(peak < 300)}")
     return lines
 
 
 def section(
-    options: argparse.Namespace, measured: list[Measurement], sequential: Measurement | None
+    options: argparse.Namespace,
+    measured: list[Measurement],
+    sequential: Measurement | None,
+    later: Measurement | None,
 ) -> str:
-    """The results: the targets are judged on the run at the default bounds."""
+    """The results: the targets are judged on the first run at the default bounds."""
     parallel = measured[0 if sequential is None else 1]
     if sequential is None:
         ratios = "not measured (--skip-sequential)"
+        ceilings = ""
     else:
         ratios = ", ".join(
             f"{sequential.wall_seconds / m.wall_seconds:.1f}x at {m.bounds}"
             for m in measured
             if m is not sequential
+        )
+        ceilings = (
+            " The most these requests allow (the sequential time over the least time the"
+            " busier bound's requests take, see floor_seconds): "
+            + ", ".join(
+                f"{sequential.wall_seconds / floor_seconds(m, options.latency):.1f}x at {m.bounds}"
+                for m in measured
+                if m is not sequential
+            )
+            + "."
         )
     return "\n".join(
         [
@@ -223,14 +264,16 @@ def section(
             f" {options.latency * 1000:.0f} ms to every request; the Error Tracker reports no"
             " problem. The child is the venv's `phased-updater run`, anonymous (a dry run),"
             " with a fresh state database and launchpadlib cache (so the WADL is downloaded),"
-            " writing its report. Reads include the logins.",
+            ' writing its report. Reads include the logins. The "next run" is the run'
+            " one interval later with the state and cache the first one left: the steady"
+            " state, where previous versions are already recorded.",
             "",
-            table(HEADER, rows(measured)),
-            f"Sequential / parallel wall time: {ratios}.",
+            table(HEADER, rows([*measured, *([later] if later else [])])),
+            f"Sequential / parallel wall time: {ratios}.{ceilings}",
             "",
-            f"Targets, judged at the default bounds ({parallel.bounds}):",
+            f"Targets, judged on the first run at the default bounds ({parallel.bounds}):",
             "",
-            *verdicts(parallel, sequential),
+            *verdicts(parallel, sequential, later),
         ]
     )
 
@@ -280,20 +323,29 @@ def main() -> int:
     plan = [parallel_bounds] if options.skip_sequential else [Bounds(1, 1), parallel_bounds]
     plan += options.extra_bounds
     measured: list[Measurement] = []
+    later: Measurement | None = None
     with launchpad, errors, tempfile.TemporaryDirectory(prefix="bench-cycle-") as workdir:
         for bounds in plan:
             print(f"running a cycle with {bounds} ...", flush=True)
-            measured.append(run_cycle(launchpad, errors, bounds, Path(workdir)))
+            directory = Path(tempfile.mkdtemp(prefix="cycle-", dir=workdir))
+            measured.append(run_cycle(launchpad, errors, bounds, directory))
+            if bounds == parallel_bounds and later is None:
+                # The steady state: the next run, with the state and cache this one left.
+                print(f"running the next cycle with {bounds} ...", flush=True)
+                later = run_cycle(
+                    launchpad, errors, bounds, directory, SIZED_NOW + Settings().interval
+                )
         problems = launchpad.internal_errors + errors.internal_errors
     if problems:
         print("the doubles failed:\n" + "\n".join(problems), file=sys.stderr)
         return 1
     sequential = None if options.skip_sequential else measured[0]
-    text = section(options, measured, sequential)
+    text = section(options, measured, sequential, later)
     print(text)
     if not options.no_results:
         update_section("cycle", text)
-    return 0 if all(m.exit_status == 0 for m in measured) else 1
+    everything = [*measured, *([later] if later else [])]
+    return 0 if all(m.exit_status == 0 for m in everything) else 1
 
 
 if __name__ == "__main__":

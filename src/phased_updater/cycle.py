@@ -20,7 +20,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import httplib2
@@ -34,6 +34,7 @@ from phased_updater.launchpad import (
     CredentialsRejected,
     LaunchpadArchive,
     LaunchpadFailure,
+    SourceListing,
 )
 from phased_updater.model import Action, Decision, Halt, Series, Update
 from phased_updater.overrides import Overrides
@@ -88,6 +89,10 @@ class WorkItem:
     series: Series
     source: str
     version: str
+    # What the -updates listing said of it, and the previous version an earlier run
+    # recorded: with both, reading it costs one request (its binaries), not two.
+    listed: SourceListing | None = field(default=None, compare=False, repr=False)
+    previous_version: str | None = None
 
     def __str__(self) -> str:
         return f"{self.series.name} {self.source} {self.version}"
@@ -172,8 +177,14 @@ class Cycle:
                     result.failures.append(message)
                     continue
                 log.info("%s: %d source publication(s) in -updates", series.name, len(sources))
-                work.extend(WorkItem(series, source, version) for source, version in sources)
-        return work
+                work.extend(WorkItem(series, s.source, s.version, listed=s) for s in sources)
+        known = self.store.recorded_previous_versions(
+            (item.series.name, item.source, item.version) for item in work
+        )
+        return [
+            replace(item, previous_version=known.get((item.series.name, item.source, item.version)))
+            for item in work
+        ]
 
     def _process_all(self, work: list[WorkItem], result: CycleResult) -> None:
         # Enough threads to keep both bounds busy: one waits on Launchpad while
@@ -198,7 +209,13 @@ class Cycle:
             return item, None, "not evaluated: Launchpad rejected the credentials"
         try:
             with self._clients.checkout() as (client, archive):
-                update = archive.read_update(item.series, item.source, item.version)
+                update = archive.read_update(
+                    item.series,
+                    item.source,
+                    item.version,
+                    listed=item.listed,
+                    previous_version=item.previous_version,
+                )
             if update is None:
                 return item, None, None
             with self._errors_slots:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -292,6 +292,26 @@ class Store:
             (series, source, version),
         ).fetchall()
         return [_decision(row) for row in rows]
+
+    def recorded_previous_versions(
+        self, updates: Iterable[tuple[str, str, str]]
+    ) -> dict[tuple[str, str, str], str]:
+        """The previous version an earlier decision recorded, per (series, source, version).
+
+        Once an update is published, the version it replaces does not change: a later
+        run reuses it rather than reading the source's history from Launchpad again.
+        Updates never decided on, or decided with no previous version, are left out.
+        """
+        found: dict[tuple[str, str, str], str] = {}
+        for key in updates:
+            row = self.db.execute(
+                "SELECT previous_version FROM decisions WHERE series = ? AND source = ?"
+                " AND version = ? AND previous_version IS NOT NULL ORDER BY id DESC LIMIT 1",
+                key,
+            ).fetchone()
+            if row is not None:
+                found[key] = row[0]
+        return found
 
     def all_history(
         self, active_since: datetime | None = None

@@ -6,7 +6,8 @@ whole cycle, logins included, plus at most 2 requests per binary publication wri
 requests is deterministic, unlike timing, so this is where the budget is enforced;
 bench/cycle.py measures it at full size.
 
-Per source the engine needs two reads (its history in the series, then its binaries).
+Per source a first run needs two reads (its history in the series, then its
+binaries); a later run, which finds the previous version recorded, only the binaries.
 The rest is fixed per cycle (login, the series, one listing page per 75 sources and
 series) or per extra client of the pool (3 requests each: service root, WADL
 revalidation, archive). So at the default bounds 40 sources leave some margin; at 8
@@ -108,3 +109,60 @@ def test_the_budget_counts_every_read_including_the_login(
     assert [r.path for r in requests[:2]] == ["/devel/", "/devel/"]
     # Two reads per source, and the fixed part is small but not nothing.
     assert 2 * SOURCES < len(reads) <= MAX_READS_PER_SOURCE * SOURCES, breakdown(reads)
+
+
+def per_source_lookups(requests: list[RecordedRequest]) -> list[RecordedRequest]:
+    """The history listings of single sources (getPublishedSources by source_name)."""
+    return [
+        r
+        for r in requests
+        if r.query.get("ws.op") == "getPublishedSources" and "source_name" in r.query
+    ]
+
+
+def test_a_later_run_reads_each_source_once(
+    make_launchpad: MakeLaunchpad, errortracker: ErrorTrackerDouble, tmp_path: Path
+) -> None:
+    """Previous versions recorded by the first run are not looked up again."""
+    launchpad = make_launchpad(sized(SOURCES), clock=SIZED_NOW)
+    engine = EngineHome(tmp_path, launchpad, errortracker, 1, 1, writes=False)
+    assert engine.run(SIZED_NOW) == 0
+    with launchpad.lock:
+        first = list(launchpad.requests)
+    assert len(per_source_lookups(first)) == SOURCES
+    launchpad.reset_requests()
+
+    assert engine.run(SIZED_NOW + DEFAULTS.interval) == 0
+
+    with launchpad.lock:
+        requests = list(launchpad.requests)
+    reads, _ = split(requests)
+    assert per_source_lookups(reads) == [], breakdown(reads)
+    binaries = [r for r in reads if r.query.get("ws.op") == "getPublishedBinaries"]
+    assert len(binaries) == SOURCES, breakdown(reads)
+    # One read per source, and the same fixed part as the first run.
+    assert len(reads) <= len(first) - SOURCES, breakdown(reads)
+    assert len(engine.report()["packages"]) == SOURCES
+
+
+def test_a_later_run_decides_as_a_first_one_would(
+    make_launchpad: MakeLaunchpad, errortracker: ErrorTrackerDouble, tmp_path: Path
+) -> None:
+    """Reusing recorded previous versions changes no decision (dry runs, one archive)."""
+    launchpad = make_launchpad(sized(SOURCES), clock=SIZED_NOW)
+    later = SIZED_NOW + DEFAULTS.interval
+    seasoned = EngineHome(tmp_path / "seasoned", launchpad, errortracker, 4, 4, writes=False)
+    assert seasoned.run(SIZED_NOW) == 0
+    assert seasoned.run(later) == 0
+    fresh = EngineHome(tmp_path / "fresh", launchpad, errortracker, 4, 4, writes=False)
+    assert fresh.run(later) == 0
+
+    def decisions(engine: EngineHome) -> list[dict[str, object]]:
+        packages = engine.report()["packages"]
+        return sorted(
+            ({k: v for k, v in p.items() if k != "history"} for p in packages),
+            key=lambda p: (str(p["series"]), str(p["source"])),
+        )
+
+    assert decisions(seasoned) == decisions(fresh)
+    assert all(p["previous_version"] for p in decisions(fresh))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from phased_updater.model import CrashCheck, Problem, ProblemKind
+from phased_updater.model import CrashCheck, Problem, ProblemKind, Update
 from phased_updater.overrides import Overrides
 from phased_updater.policy import decide
 from phased_updater.store import Store
@@ -56,3 +56,30 @@ def test_a_failed_transaction_leaves_nothing(tmp_path: Path) -> None:
         raise RuntimeError("killed half-way")
     assert store.decisions_for_run(run_id) == []
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_recorded_previous_versions_come_from_the_latest_decision_that_has_one(
+    tmp_path: Path,
+) -> None:
+    store = Store.open(tmp_path / "state.sqlite3")
+    run_id = store.start_run(T0, False, 10, timedelta(hours=6))
+
+    def record(u: Update) -> None:
+        decision = decide(u, CrashCheck(), Overrides(), None, T0, 10, timedelta(hours=6))
+        store.record(run_id, T0, u, decision, applied=True)
+
+    record(update(source="foo", previous="1.2-3"))
+    record(update(source="foo", previous=None))  # a later run found none: keep the known one
+    record(update(source="bar", previous=None))
+    record(update(source="baz", previous="0.9-1"))
+
+    found = store.recorded_previous_versions(
+        [
+            ("jammy", "foo", "1.2-3ubuntu0.1"),
+            ("jammy", "bar", "1.2-3ubuntu0.1"),
+            ("jammy", "never", "1.0-1"),
+            ("noble", "baz", "1.2-3ubuntu0.1"),
+        ]
+    )
+
+    assert found == {("jammy", "foo", "1.2-3ubuntu0.1"): "1.2-3"}
