@@ -230,6 +230,7 @@ def section(
     measured: list[Measurement],
     sequential: Measurement | None,
     later: Measurement | None,
+    host: str,
 ) -> str:
     """The results: the targets are judged on the first run at the default bounds."""
     parallel = measured[0 if sequential is None else 1]
@@ -256,7 +257,7 @@ def section(
         [
             "## Full dry-run cycle (bench/cycle.py)",
             "",
-            f"{today()}; {machine()}.",
+            f"{today()}; {host}.",
             f"Command: `{' '.join(['bench/cycle.py', *sys.argv[1:]])}`.",
             "",
             f"`scenarios.sized({options.sources})`: 3 supported series and a development one,"
@@ -315,6 +316,7 @@ def main() -> int:
     if not ENGINE.exists():
         parser.error(f"{ENGINE} not found: run this with the venv's python (make bench)")
 
+    host = machine()  # before this benchmark adds its own load
     print(f"building sized({options.sources}) ...", flush=True)
     launchpad = LaunchpadDouble(sized(options.sources), clock=SIZED_NOW)
     errors = ErrorTrackerDouble()
@@ -340,7 +342,7 @@ def main() -> int:
         print("the doubles failed:\n" + "\n".join(problems), file=sys.stderr)
         return 1
     sequential = None if options.skip_sequential else measured[0]
-    text = section(options, measured, sequential, later)
+    text = section(options, measured, sequential, later, host)
     print(text)
     if not options.no_results:
         update_section("cycle", text)

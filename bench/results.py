@@ -29,11 +29,19 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def load_average() -> str:
+    """The 1-minute load average: other work on the box skews every timing."""
+    try:
+        return f"{os.getloadavg()[0]:.2f}"
+    except OSError:
+        return "unknown"
+
+
 def machine() -> str:
     """One line naming the machine: what a reader needs to compare their numbers."""
     return (
         f"{os.cpu_count()} CPU(s) (nproc), {cpu_model()}, Python {platform.python_version()},"
-        f" {platform.system()} {platform.release()}"
+        f" {platform.system()} {platform.release()}, load average {load_average()}"
     )
 
 
