@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_DEBS := apt chromium apache2 openssl
 
-.PHONY: venv demo test lint typecheck unit bench integration kill-loop clean
+.PHONY: venv demo test lint typecheck unit compat bench integration kill-loop clean
 
 venv: $(STAMP)
 
@@ -31,9 +31,29 @@ test: $(STAMP)
 	@scripts/ensure-debs $(TEST_DEBS)
 	$(MAKE) --no-print-directory lint typecheck
 	$(BIN)/pytest
+	$(MAKE) --no-print-directory compat
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
+
+NOBLE_VENV := .venv-noble
+NOBLE_STAMP := $(NOBLE_VENV)/.installed
+# The tests that drive launchpadlib, requests, Jinja2 and waitress, again with the
+# versions Ubuntu 24.04 ships (the charm's unit installs those packages). The
+# interpreter is this machine's: Ubuntu's Python 3.12 is not installable here.
+COMPAT_TESTS := tests/unit tests/functional/test_cycle.py \
+	tests/functional/test_request_budget.py tests/functional/test_manual.py \
+	tests/functional/test_serve.py tests/functional/test_mail_recipients.py
+
+$(NOBLE_STAMP): pyproject.toml tests/noble-constraints.txt
+	@scripts/ensure-venv-support $(PYTHON)
+	$(PYTHON) -m venv $(NOBLE_VENV)
+	$(NOBLE_VENV)/bin/pip install --quiet --upgrade pip
+	$(NOBLE_VENV)/bin/pip install --quiet -c tests/noble-constraints.txt -e '.[dev]'
+	@touch $@
+
+compat: $(NOBLE_STAMP)
+	$(NOBLE_VENV)/bin/pytest -q -p no:cacheprovider $(COMPAT_TESTS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/cycle.py
@@ -54,4 +74,4 @@ kill-loop: $(STAMP)
 	PHASED_UPDATER_KILLS=$${PHASED_UPDATER_KILLS:-200} $(BIN)/pytest tests/faults/test_kill_loop.py -q
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache demo-out
+	rm -rf $(VENV) $(NOBLE_VENV) .mypy_cache .ruff_cache .pytest_cache demo-out
