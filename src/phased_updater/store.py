@@ -222,6 +222,29 @@ class Store:
                 (to_text(finished), exit_status, json.dumps(summary, sort_keys=True), run_id),
             )
 
+    def add_run_failure(self, run_id: int, exit_status: int, failure: str) -> None:
+        """Record a failure found after the run finished (its report could not be written).
+
+        The run's exit status becomes at least `exit_status`, so the history agrees with
+        what the process exited with; the failure joins the summary's `failures`.
+        """
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT exit_status, summary FROM runs WHERE id = ?", (run_id,)
+            ).fetchone()
+            if row is None:
+                return
+            summary = json.loads(row["summary"]) if row["summary"] else {}
+            summary["failures"] = [*summary.get("failures", []), failure]
+            db.execute(
+                "UPDATE runs SET exit_status = ?, summary = ? WHERE id = ?",
+                (
+                    max(row["exit_status"] or 0, exit_status),
+                    json.dumps(summary, sort_keys=True),
+                    run_id,
+                ),
+            )
+
     def record(
         self,
         run_id: int,

@@ -67,6 +67,9 @@ def assert_decided_and_recorded(engine: Engine, run_id: int, level: int) -> None
     finally:
         store.close()
     assert decided["hello"].to_percentage == level and decided["hello"].applied
+    # The history says what the process exited with, and why.
+    assert run.exit_status == 1
+    assert any("cannot write the report" in f for f in run.summary["failures"]), run.summary
 
 
 def report_errors(caplog: pytest.LogCaptureFixture) -> list[str]:

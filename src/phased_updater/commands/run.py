@@ -133,7 +133,9 @@ def run_once(settings: Settings) -> int:
                 for path in report.publish_run(settings.report_dir, settings, store, run, now):
                     log.info("wrote %s", path)
             except OSError as error:
-                log.error("cannot write the report to %s: %s", settings.report_dir, error)
+                message = f"cannot write the report to {settings.report_dir}: {error}"
+                log.error("%s", message)
+                store.add_run_failure(result.run_id, EXIT_INCOMPLETE, message)
                 status = EXIT_INCOMPLETE
         log.info("cycle done: %s", result.summary())
         return status
