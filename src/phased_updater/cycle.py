@@ -5,6 +5,11 @@ Data flows one way. Launchpad and the Error Tracker are read into plain values
 applied to Launchpad and then recorded, each in its own transaction, together with
 whatever listeners (the mail outbox) queue for it.
 
+Requests: a run reads each update's binaries only when it has no read of them younger
+than an interval, or its decision writes (`Cycle._reusable`); the previous version
+comes from the state database once a run has found it. So a run inside the interval
+costs Launchpad little more than the -updates listings.
+
 Concurrency: each source is one work item, run start to finish by one worker thread
 with its own launchpadlib client (a client must not be shared between threads), so
 its writes go through the client that read it. Semaphores bound the requests in flight
@@ -28,7 +33,7 @@ from lazr.restfulclient.errors import HTTPError, Unauthorized
 
 from phased_updater.client_pool import ClientPool
 from phased_updater.config import Settings
-from phased_updater.errortracker import ErrorTrackerClient
+from phased_updater.errortracker import ErrorTrackerClient, asked_about
 from phased_updater.launchpad import (
     REJECTED,
     CredentialsRejected,
@@ -36,7 +41,7 @@ from phased_updater.launchpad import (
     LaunchpadFailure,
     SourceListing,
 )
-from phased_updater.model import Action, Decision, Halt, Series, Update
+from phased_updater.model import Action, CrashCheck, Decision, Halt, Series, Update
 from phased_updater.overrides import Overrides
 from phased_updater.policy import decide
 from phased_updater.store import Store
@@ -93,6 +98,8 @@ class WorkItem:
     # recorded: with both, reading it costs one request (its binaries), not two.
     listed: SourceListing | None = field(default=None, compare=False, repr=False)
     previous_version: str | None = None
+    # What a run read of it less than an interval ago and did not write since.
+    last_read: Update | None = field(default=None, compare=False, repr=False)
 
     def __str__(self) -> str:
         return f"{self.series.name} {self.source} {self.version}"
@@ -178,12 +185,13 @@ class Cycle:
                     continue
                 log.info("%s: %d source publication(s) in -updates", series.name, len(sources))
                 work.extend(WorkItem(series, s.source, s.version, listed=s) for s in sources)
-        known = self.store.recorded_previous_versions(
-            (item.series.name, item.source, item.version) for item in work
-        )
+        keys = [(item.series.name, item.source, item.version) for item in work]
+        known = self.store.recorded_previous_versions(keys)
+        self.store.forget_reads_before(self.now - 2 * self.settings.interval)
+        reads = self.store.last_reads(keys, self.now - self.settings.interval, self.now)
         return [
-            replace(item, previous_version=known.get((item.series.name, item.source, item.version)))
-            for item in work
+            replace(item, previous_version=known.get(key), last_read=reads.get(key))
+            for item, key in zip(work, keys, strict=True)
         ]
 
     def _process_all(self, work: list[WorkItem], result: CycleResult) -> None:
@@ -208,28 +216,7 @@ class Cycle:
         if self._rejected.is_set():
             return item, None, "not evaluated: Launchpad rejected the credentials"
         try:
-            with self._clients.checkout() as (client, archive):
-                update = archive.read_update(
-                    item.series,
-                    item.source,
-                    item.version,
-                    listed=item.listed,
-                    previous_version=item.previous_version,
-                )
-            if update is None:
-                return item, None, None
-            with self._errors_slots:
-                check = self.errors.check(update)
-            decision = decide(
-                update,
-                check,
-                self.overrides,
-                self.halts.get(update.key),
-                self.now,
-                self.settings.step,
-                self.settings.interval,
-            )
-            outcome = self._apply_and_record(update, decision, client)
+            outcome = self._evaluate(item)
         except (CredentialsRejected, Unauthorized):
             self._rejected.set()
             return item, None, "Launchpad rejected the credentials"
@@ -240,13 +227,81 @@ class Cycle:
             # A bug must cost this update one run, not the whole cycle and its report.
             log.exception("%s: unexpected failure", item)
             return item, None, f"unexpected failure: {type(error).__name__}"
-        self._log(item, outcome, total)
+        if outcome is not None:
+            self._log(item, outcome, total)
         return item, outcome, None
 
-    def _apply_and_record(self, update: Update, decision: Decision, client: int) -> Outcome:
+    def _evaluate(self, item: WorkItem) -> Outcome | None:
+        """Read, check, decide, apply and record one update; None if it is not phasing."""
+        last_check = None
+        if item.last_read is not None:
+            last_check = self._check(item.last_read)
+            decision = self._decide(item.last_read, last_check)
+            if self._reusable(item.last_read, decision):
+                return self._apply_and_record(item.last_read, decision, None, fresh=False)
+        with self._clients.checkout() as (client, archive):
+            update = archive.read_update(
+                item.series,
+                item.source,
+                item.version,
+                listed=item.listed,
+                previous_version=item.previous_version,
+            )
+        if update is None:
+            return None
+        asked_before = asked_about(item.last_read) if item.last_read is not None else None
+        if last_check is not None and asked_before == asked_about(update):
+            check = last_check  # the same questions, asked a moment ago
+        else:
+            check = self._check(update)
+        return self._apply_and_record(update, self._decide(update, check), client)
+
+    def _check(self, update: Update) -> CrashCheck:
+        with self._errors_slots:
+            return self.errors.check(update)
+
+    def _decide(self, update: Update, check: CrashCheck) -> Decision:
+        return decide(
+            update,
+            check,
+            self.overrides,
+            self.halts.get(update.key),
+            self.now,
+            self.settings.step,
+            self.settings.interval,
+        )
+
+    def _reusable(self, last_read: Update, decision: Decision) -> bool:
+        """Whether a decision on what an earlier run read stands without a new read.
+
+        Between two reads only a write changes an update's binaries, and the cycle
+        forgets a read once it writes; so a read younger than an interval is as good as
+        a new one for a decision that writes nothing (or any decision of a dry run,
+        which never writes). An update inside its interval then costs a run its Error
+        Tracker check alone. A decision that writes is made again on a fresh read,
+        since writes need the entries themselves. The price: a percentage someone
+        changed by hand on Launchpad is seen up to one interval late.
+        """
+        return self.dry_run or not writes_for(last_read, decision)
+
+    def _apply_and_record(
+        self, update: Update, decision: Decision, client: int | None, *, fresh: bool = True
+    ) -> Outcome:
+        """Write what the decision needs, then record it with what the read tells later runs.
+
+        `fresh` says the update was read in this run: if nothing is written, later runs
+        may reuse the read; once anything is (or may have been) written, they must not.
+        """
         writes = writes_for(update, decision)
         applied, error = not writes, None
+        # None: leave the kept read as it is (it was not read again, nor written).
+        keep_read = True if fresh else None
         if writes and not self.dry_run:
+            # Forgotten before the first write, not with the record: a run killed in
+            # between must not leave a read that Launchpad no longer agrees with.
+            keep_read = False
+            with self.store.transaction() as connection:
+                self.store.forget_read(update.key, connection)
             binaries = {b.self_link: b for b in update.binaries}
             try:
                 # Through the client that read the entries, so none is loaded again.
@@ -255,19 +310,31 @@ class Cycle:
                         archive.set_percentage(binaries[self_link], percentage)
                 applied = True
             except CredentialsRejected:
-                self._record(update, decision, applied=False, error="credentials rejected")
+                self._record(
+                    update, decision, applied=False, error="credentials rejected", keep_read=False
+                )
                 raise
             except READ_ERRORS as failure:
                 # Some binaries may be written already; the next run converges them.
                 error = f"write failed: {failure}"
                 log.error("%s %s %s: %s", update.series.name, update.source, update.version, error)
-        self._record(update, decision, applied=applied, error=error)
+        self._record(update, decision, applied=applied, error=error, keep_read=keep_read)
         return Outcome(update, decision, applied, error)
 
     def _record(
-        self, update: Update, decision: Decision, *, applied: bool, error: str | None
+        self,
+        update: Update,
+        decision: Decision,
+        *,
+        applied: bool,
+        error: str | None,
+        keep_read: bool | None,
     ) -> None:
         with self.store.transaction() as connection:
+            if keep_read is True:
+                self.store.remember_read(update, self.now, connection)
+            elif keep_read is False:
+                self.store.forget_read(update.key, connection)
             self.store.record(
                 self.run_id,
                 self.now,

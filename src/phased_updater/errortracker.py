@@ -114,6 +114,22 @@ def rate_problem(objects: list[Any]) -> Problem | None:
     )
 
 
+def asked_about(update: Update) -> tuple[str, str | None, str, str, int, date]:
+    """What `ErrorTrackerClient.check` asks about an update: same tuple, same questions.
+
+    (source, previous version, version, release, percentage, publication day). A
+    stopped update is judged at the level it had reached, not at 0.
+    """
+    return (
+        update.source,
+        update.previous_version,
+        update.version,
+        update.series.release,
+        update.percentage or update.highest_percentage,
+        update.date_published.date(),
+    )
+
+
 class ErrorTrackerClient:
     def __init__(
         self,
@@ -195,8 +211,7 @@ class ErrorTrackerClient:
             return CrashCheck(
                 failure=f"no previous version of {update.source} in {update.series.name}"
             )
-        # A stopped update is judged at the level it had reached, not at 0.
-        percentage = update.percentage or update.highest_percentage
+        percentage = asked_about(update)[4]  # for a stopped update, the level it reached
         try:
             problems = self.new_crashes(update.source, update.previous_version, update.version)
             rate = self.increased_rate(

@@ -104,6 +104,55 @@ class Update:
         level = self.percentage
         return min(b.date_created for b in self.debs if b.percentage == level)
 
+    def to_json(self) -> dict[str, Any]:
+        """Everything read from Launchpad, so that `from_json` gives back an equal value."""
+        return {
+            "series": {
+                "name": self.series.name,
+                "version": self.series.version,
+                "self_link": self.series.self_link,
+            },
+            "source": self.source,
+            "version": self.version,
+            "previous_version": self.previous_version,
+            "date_published": self.date_published.isoformat(),
+            "self_link": self.self_link,
+            "signer_link": self.signer_link,
+            "creator_link": self.creator_link,
+            "binaries": [
+                {
+                    "self_link": b.self_link,
+                    "name": b.name,
+                    "arch_link": b.arch_link,
+                    "percentage": b.percentage,
+                    "is_debug": b.is_debug,
+                    "date_created": b.date_created.isoformat(),
+                }
+                for b in self.binaries
+            ],
+            "highest_percentage": self.highest_percentage,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Update:
+        return cls(
+            series=Series(**data["series"]),
+            source=data["source"],
+            version=data["version"],
+            previous_version=data["previous_version"],
+            date_published=datetime.fromisoformat(data["date_published"]),
+            self_link=data["self_link"],
+            signer_link=data["signer_link"],
+            creator_link=data["creator_link"],
+            binaries=tuple(
+                BinaryPublication(
+                    **{**b, "date_created": datetime.fromisoformat(b["date_created"])}
+                )
+                for b in data["binaries"]
+            ),
+            highest_percentage=data["highest_percentage"],
+        )
+
 
 @dataclass(frozen=True)
 class Problem:

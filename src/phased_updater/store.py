@@ -20,7 +20,8 @@ from typing import Any
 
 from phased_updater.model import Decision, Problem, Update
 
-SCHEMA_VERSION = 1
+# 2 added last_reads, a cache (not history) of what the last run read from Launchpad.
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -57,6 +58,14 @@ CREATE TABLE IF NOT EXISTS decisions (
 );
 CREATE INDEX IF NOT EXISTS decisions_by_update ON decisions(series, source, version, id);
 CREATE INDEX IF NOT EXISTS decisions_by_run ON decisions(run_id);
+CREATE TABLE IF NOT EXISTS last_reads (
+    series TEXT NOT NULL,
+    source TEXT NOT NULL,
+    version TEXT NOT NULL,
+    read_at TEXT NOT NULL,
+    update_json TEXT NOT NULL,
+    PRIMARY KEY (series, source, version)
+);
 CREATE TRIGGER IF NOT EXISTS decisions_never_updated BEFORE UPDATE ON decisions
 BEGIN SELECT RAISE(ABORT, 'decision history is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS decisions_never_deleted BEFORE DELETE ON decisions
@@ -335,6 +344,45 @@ class Store:
             if row is not None:
                 found[key] = row[0]
         return found
+
+    def last_reads(
+        self, updates: Iterable[tuple[str, str, str]], read_since: datetime, now: datetime
+    ) -> dict[tuple[str, str, str], Update]:
+        """What Launchpad said of each update when a run last read it, if in (read_since, now).
+
+        A read from the future (a replay with an earlier --now) is never reused.
+        """
+        found: dict[tuple[str, str, str], Update] = {}
+        since, until = to_text(read_since), to_text(now)
+        for key in updates:
+            row = self.db.execute(
+                "SELECT update_json FROM last_reads WHERE series = ? AND source = ?"
+                " AND version = ? AND read_at > ? AND read_at < ?",
+                (*key, since, until),
+            ).fetchone()
+            if row is not None:
+                found[key] = Update.from_json(json.loads(row[0]))
+        return found
+
+    def remember_read(self, update: Update, at: datetime, connection: sqlite3.Connection) -> None:
+        """Keep what was read, inside the transaction that records its decision."""
+        connection.execute(
+            "INSERT OR REPLACE INTO last_reads (series, source, version, read_at, update_json)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (*update.key, to_text(at), json.dumps(update.to_json(), sort_keys=True)),
+        )
+
+    def forget_read(self, key: tuple[str, str, str], connection: sqlite3.Connection) -> None:
+        """Launchpad was (or may have been) written: what was read is no longer true."""
+        connection.execute(
+            "DELETE FROM last_reads WHERE series = ? AND source = ? AND version = ?", key
+        )
+
+    def forget_reads_before(self, moment: datetime) -> int:
+        """Drop reads too old to be reused by anyone; return how many."""
+        with self.transaction() as db:
+            cursor = db.execute("DELETE FROM last_reads WHERE read_at < ?", (to_text(moment),))
+        return cursor.rowcount
 
     def all_history(
         self, active_since: datetime | None = None

@@ -83,3 +83,31 @@ def test_recorded_previous_versions_come_from_the_latest_decision_that_has_one(
     )
 
     assert found == {("jammy", "foo", "1.2-3ubuntu0.1"): "1.2-3"}
+
+
+def test_a_kept_read_round_trips_and_is_reused_only_inside_its_window(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "state.sqlite3")
+    u = update(binary(percentage=30), binary(name="foo-dbgsym", percentage=30, debug=True))
+    key = ("jammy", "foo", "1.2-3ubuntu0.1")
+    with store.transaction() as connection:
+        store.remember_read(u, T0, connection)
+
+    assert store.last_reads([key], T0 - timedelta(hours=6), T0 + timedelta(hours=1)) == {key: u}
+    # Not from the future (a replay), and not once a whole window has passed.
+    assert store.last_reads([key], T0 - timedelta(hours=6), T0) == {}
+    assert store.last_reads([key], T0, T0 + timedelta(hours=6)) == {}
+
+    with store.transaction() as connection:
+        store.forget_read(key, connection)
+    assert store.last_reads([key], T0 - timedelta(hours=6), T0 + timedelta(hours=1)) == {}
+
+
+def test_old_kept_reads_are_dropped(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "state.sqlite3")
+    with store.transaction() as connection:
+        store.remember_read(update(source="old"), T0 - timedelta(days=1), connection)
+        store.remember_read(update(source="new"), T0, connection)
+    assert store.forget_reads_before(T0 - timedelta(hours=12)) == 1
+    window = (T0 - timedelta(days=2), T0 + timedelta(hours=1))
+    keys = [("jammy", "old", "1.2-3ubuntu0.1"), ("jammy", "new", "1.2-3ubuntu0.1")]
+    assert list(store.last_reads(keys, *window)) == [keys[1]]
