@@ -199,7 +199,7 @@ class PhasedUpdaterCharm(ops.CharmBase):
         self._write_secret(layout.smtp_password, state.smtp.password if state.smtp else None)
         units = {
             RUN_SERVICE: render_run_service(layout, state.proxy_env),
-            RUN_TIMER: render_run_timer(state.config.interval_seconds),
+            RUN_TIMER: render_run_timer(state.config.run_every_seconds),
             SERVE_SERVICE: render_serve_service(layout, state.config.report_port),
         }
         return {
@@ -226,7 +226,7 @@ class PhasedUpdaterCharm(ops.CharmBase):
         if state.is_leader:
             workload.enable_now(RUN_TIMER)
             if RUN_TIMER in units:
-                # Re-arms the timer with the new interval.
+                # Re-arms the timer with the new period.
                 workload.restart(RUN_TIMER)
         else:
             workload.disable_now(RUN_TIMER)

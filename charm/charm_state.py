@@ -11,6 +11,7 @@ import dataclasses
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import ops
@@ -51,12 +52,25 @@ def _split_list(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(item for item in items if item))
 
 
+def _duration(option: str, text: str) -> timedelta:
+    try:
+        duration = parse_duration(text)
+    except ValueError as error:
+        # The engine's message repeats the value; keep only the reason.
+        reason = str(error).split(": ", 1)[-1]
+        raise ConfigurationError(option, text, reason) from None
+    if duration.total_seconds() < MIN_INTERVAL_SECONDS:
+        raise ConfigurationError(option, text, "must be at least 15m")
+    return duration
+
+
 @dataclass(frozen=True, kw_only=True)
 class CharmConfig:
     """`juju config`, loaded with CharmBase.load_config; raises ConfigurationError."""
 
     step: int = 10
     interval: str = "6h"
+    run_every: str = ""
     series: str = ""
     launchpad: str = "production"
     launchpad_credentials: ops.Secret | None = None
@@ -68,20 +82,24 @@ class CharmConfig:
     report_url: str = ""
     # Derived, typed forms of the strings above.
     interval_seconds: int = field(init=False)
+    run_every_seconds: int = field(init=False)  # the timer's period
     series_list: tuple[str, ...] = field(init=False)
     mail_cc_list: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         if not 1 <= self.step <= 100:
             raise ConfigurationError("step", self.step, "must be between 1 and 100")
-        try:
-            interval = parse_duration(self.interval)
-        except ValueError as error:
-            # The engine's message repeats the value; keep only the reason.
-            reason = str(error).split(": ", 1)[-1]
-            raise ConfigurationError("interval", self.interval, reason) from None
-        if interval.total_seconds() < MIN_INTERVAL_SECONDS:
-            raise ConfigurationError("interval", self.interval, "must be at least 15m")
+        interval = _duration("interval", self.interval)
+        run_every = interval
+        if self.run_every:
+            run_every = _duration("run-every", self.run_every)
+            if run_every > interval:
+                # Steps would then come every run-every, not every interval.
+                raise ConfigurationError(
+                    "run-every",
+                    self.run_every,
+                    f"must not be longer than interval ({self.interval})",
+                )
         series = _split_list(self.series)
         for name in series:
             if not _SERIES.fullmatch(name):
@@ -109,6 +127,7 @@ class CharmConfig:
         if self.report_url and not _is_http_url(self.report_url):
             raise ConfigurationError("report-url", self.report_url, "must be an http(s) URL")
         object.__setattr__(self, "interval_seconds", int(interval.total_seconds()))
+        object.__setattr__(self, "run_every_seconds", int(run_every.total_seconds()))
         object.__setattr__(self, "series_list", series)
         object.__setattr__(self, "mail_cc_list", cc)
 

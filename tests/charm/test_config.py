@@ -74,9 +74,26 @@ def test_changing_the_interval_rearms_the_timer(
     ]
 
 
+def test_run_every_runs_the_timer_more_often_than_the_interval(
+    ctx: testing.Context[PhasedUpdaterCharm], workload: FakeWorkload
+) -> None:
+    ctx.run(ctx.on.install(), testing.State(leader=True))
+    workload.calls.clear()
+
+    config = {"interval": "6h", "run-every": "1h"}
+    ctx.run(ctx.on.config_changed(), testing.State(leader=True, config=config))
+
+    assert "OnUnitInactiveSec=3600s\n" in workload.files[TIMER].content
+    assert engine_config(workload)["interval"] == "6h"  # steps still come every 6 hours
+    assert ("restart", "phased-updater-run.timer") in workload.system_calls()
+
+
 @pytest.mark.parametrize(
     ("option", "value", "message"),
     [
+        ("run-every", "7h", "invalid run-every '7h': must not be longer than interval (6h)"),
+        ("run-every", "10m", "invalid run-every '10m': must be at least 15m"),
+        ("run-every", "hourly", "invalid run-every 'hourly': expected <integer><unit>"),
         ("step", 0, "invalid step 0: must be between 1 and 100"),
         ("step", 101, "invalid step 101: must be between 1 and 100"),
         ("interval", "banana", "invalid interval 'banana': expected <integer><unit>"),

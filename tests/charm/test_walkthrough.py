@@ -189,7 +189,8 @@ def test_walkthrough_commands_all_work(replay: Replay, workload: FakeWorkload) -
     assert config["dry_run"] is False  # the Launchpad secret was granted and configured
     assert (config["smtp_host"], config["smtp_port"]) == ("smtp.internal", 25)
     assert config["mail_from"] == "ubuntu-sru-bot@example.com"
-    assert "OnUnitInactiveSec=43200s\n" in workload.text(
+    assert config["interval"] == "12h"
+    assert "OnUnitInactiveSec=3600s\n" in workload.text(
         "/etc/systemd/system/phased-updater-run.timer"
     )
     assert unit_data(replay.state, replay.relation("website"))["port"] == "8080"
