@@ -68,11 +68,31 @@ class Outcome:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class NotEvaluated:
+    """An update this run could not evaluate: it keeps the percentage it had."""
+
+    series: str
+    source: str
+    version: str
+    error: str
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "series": self.series,
+            "source": self.source,
+            "version": self.version,
+            "error": self.error,
+        }
+
+
 @dataclass
 class CycleResult:
     run_id: int
     outcomes: list[Outcome] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    # Kept apart from `failures` so that the report can show each with its last state.
+    not_evaluated: list[NotEvaluated] = field(default_factory=list)
 
     @property
     def exit_status(self) -> int:
@@ -86,6 +106,7 @@ class CycleResult:
             "series": sorted({o.update.series.name for o in self.outcomes}),
             "states": dict(sorted(states.items())),
             "failures": self.failures,
+            "not_evaluated": [n.to_json() for n in self.not_evaluated],
         }
 
 
@@ -182,6 +203,13 @@ class Cycle:
                     message = f"{series.name}: cannot list -updates: {error}"
                     log.error("%s", message)
                     result.failures.append(message)
+                    # Its updates are unknown to this run: those an earlier run left
+                    # phasing, stopped or halted are reported with their last state.
+                    result.not_evaluated.extend(
+                        NotEvaluated(r.series, r.source, r.version, message)
+                        for r in self.store.latest_run_decisions_in(series.name, self.run_id)
+                        if r.state != "complete"
+                    )
                     continue
                 log.info("%s: %d source publication(s) in -updates", series.name, len(sources))
                 work.extend(WorkItem(series, s.source, s.version, listed=s) for s in sources)
@@ -209,6 +237,9 @@ class Cycle:
                         result.failures.append(f"{item}: {outcome.error}")
                 if failure is not None:
                     result.failures.append(f"{item}: {failure}")
+                    result.not_evaluated.append(
+                        NotEvaluated(item.series.name, item.source, item.version, failure)
+                    )
         if self._rejected.is_set():
             raise CredentialsRejected(REJECTED)
 

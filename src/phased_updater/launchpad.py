@@ -362,10 +362,17 @@ class LaunchpadArchive:
         highest = 0
         for record in records:
             if not _is_text(record.binary_package_name, is_source_name):
-                # Binary names follow the source name syntax; this one is not a name.
+                # Binary names follow the source name syntax; this one is not a name. The
+                # log quotes it; the failure, which the public report shows, does not.
+                log.warning(
+                    "%s %s: a binary is named %r, not a Debian package name",
+                    series.name,
+                    spph.source_package_name,
+                    record.binary_package_name,
+                )
                 raise LaunchpadFailure(
-                    f"{series.name} {spph.source_package_name}: a binary is named"
-                    f" {record.binary_package_name!r}, not a Debian package name"
+                    f"{series.name} {spph.source_package_name}: a binary's name is not a"
+                    " Debian package name (the log quotes it)"
                 )
             percentage = record.phased_update_percentage
             if not record.is_debug and percentage is not None:

@@ -21,7 +21,7 @@ from phased_updater.forecast import expected_completion, share_offered
 from phased_updater.model import FULLY_PHASED
 from phased_updater.store import DecisionRecord, RunRecord, Store, to_text
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # How far back the report lists the updates that finished phasing.
 RECENTLY_COMPLETED = timedelta(days=7)
 
@@ -44,6 +44,44 @@ def _redact_optional(text: str | None) -> str | None:
 
 
 @dataclass(frozen=True)
+class NotEvaluated:
+    """An update the run could not evaluate, with its latest decision from earlier runs."""
+
+    series: str
+    source: str
+    version: str
+    error: str
+    last: DecisionRecord | None  # None when no run ever decided on it
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.series, self.source, self.version)
+
+
+def _not_evaluated(
+    store: Store,
+    run: RunRecord,
+    history: dict[tuple[str, str, str], list[DecisionRecord]],
+) -> list[NotEvaluated]:
+    """The run's summary lists them; their latest decisions come from the history."""
+    found = []
+    for entry in run.summary.get("not_evaluated", []):
+        fields = [entry.get(name) if isinstance(entry, dict) else None for name in _NE_FIELDS]
+        if not all(isinstance(value, str) for value in fields):
+            continue  # written by this program, but the report never fails on its input
+        series, source, version, error = (str(value) for value in fields)
+        earlier = history.get((series, source, version)) or store.history(series, source, version)
+        last = earlier[-1] if earlier else None
+        if last is not None and last.state == "complete":
+            continue  # nothing left to evaluate: it finished phasing in an earlier run
+        found.append(NotEvaluated(series, source, version, error, last))
+    return sorted(found, key=lambda n: n.key)
+
+
+_NE_FIELDS = ("series", "source", "version", "error")
+
+
+@dataclass(frozen=True)
 class ReportInput:
     """Everything a report of one run is made of, read from the database once."""
 
@@ -51,6 +89,7 @@ class ReportInput:
     records: list[DecisionRecord]  # the run's decisions, in the order they were made
     history: dict[tuple[str, str, str], list[DecisionRecord]]  # every update, oldest first
     now: datetime  # what "recent" and "in 3h" are relative to
+    not_evaluated: tuple[NotEvaluated, ...] = ()  # what the run could not read or decide
 
     @classmethod
     def load(cls, store: Store, run: RunRecord, now: datetime | None = None) -> ReportInput:
@@ -58,11 +97,23 @@ class ReportInput:
         # The run's own updates were decided at run.started; completed ones in the
         # recent window after now - RECENTLY_COMPLETED. Nothing older is shown.
         active_since = min(run.started, now) - RECENTLY_COMPLETED
+        history = store.all_history(active_since)
         return cls(
             run=run,
             records=store.decisions_for_run(run.id),
-            history=store.all_history(active_since),
+            history=history,
             now=now,
+            not_evaluated=tuple(_not_evaluated(store, run, history)),
+        )
+
+    @property
+    def failures(self) -> list[str]:
+        """The run's own failures, as its summary recorded them, fit to publish."""
+        failures = self.run.summary.get("failures", [])
+        return (
+            [redact(f) for f in failures if isinstance(f, str)]
+            if isinstance(failures, list)
+            else []
         )
 
     @property
@@ -189,11 +240,23 @@ def build_from(report: ReportInput) -> dict[str, Any]:
 
     packages = [entry(record, run.dry_run) for record in report.records]
     completed = [entry(record, False) for record in report.recently_completed()]
+    not_evaluated = [
+        {
+            "series": n.series,
+            "source": n.source,
+            "version": n.version,
+            "error": redact(n.error),
+            # The update as its latest decision left it: it keeps that percentage.
+            "last_known": entry(n.last, False) if n.last is not None else None,
+        }
+        for n in report.not_evaluated
+    ]
     counts: dict[str, int] = {"phasing": 0, "stopped": 0, "halted": 0, "unknown": 0}
     for package in packages:
         if package["state"] != "complete":
             counts[package["state"]] = counts.get(package["state"], 0) + 1
     counts["complete"] = sum(1 for p in packages if p["state"] == "complete") + len(completed)
+    counts["not_evaluated"] = len(not_evaluated)
     return {
         "schema_version": SCHEMA_VERSION,
         "generated": to_text(report.generated),
@@ -209,6 +272,8 @@ def build_from(report: ReportInput) -> dict[str, Any]:
         "counts": counts,
         "packages": packages,
         "recently_completed": completed,
+        "not_evaluated": not_evaluated,
+        "failures": report.failures,
     }
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -37,6 +37,7 @@ ERRORS_PACKAGE = "https://errors.ubuntu.com/?package={source}&period=month"
 SECTION_TITLES = {
     "stopped": "Stopped",
     "unknown": "Unknown: the Error Tracker could not answer",
+    "not-evaluated": "Not evaluated in this run: as the last run left them",
     "phasing": "Phasing",
     "complete": "Completed in the last 7 days",
 }
@@ -181,6 +182,7 @@ class UpdateView:
     timeline: timeline.Timeline
     log: tuple[DecisionView, ...]
     decisions: int  # how many decisions the log stands for
+    not_evaluated: str | None = None  # why this run could not evaluate it
 
     @property
     def open_problems(self) -> int:
@@ -221,6 +223,16 @@ class MailPanel:
 
 
 @dataclass(frozen=True)
+class NeverDecided:
+    """An update the run could not evaluate and no run ever decided on."""
+
+    series: str
+    source: str
+    version: str
+    error: str
+
+
+@dataclass(frozen=True)
 class ReportView:
     generated: Moment
     rendered: Moment
@@ -234,6 +246,8 @@ class ReportView:
     series: tuple[str, ...]
     sections: tuple[Section, ...]
     mail: MailPanel | None
+    failures: tuple[str, ...] = ()  # the run's own failures, redacted
+    never_decided: tuple[NeverDecided, ...] = ()
 
 
 def relative(moment: datetime, now: datetime) -> str:
@@ -451,8 +465,23 @@ def build(
             dry_run=False,
         )
         updates["complete"].append(view)
+    never_decided = []
+    for item in report.not_evaluated:
+        if item.last is None:
+            never_decided.append(
+                NeverDecided(item.series, item.source, item.version, redact(item.error))
+            )
+            continue
+        view = update_view(
+            item.last, report.history.get(item.key, [item.last]), report, dry_run=False
+        )
+        updates["not-evaluated"].append(replace(view, not_evaluated=redact(item.error)))
 
-    counts = Counter(u.state for group in updates.values() for u in group)
+    # Not-evaluated updates count once, as such, not again under their last state.
+    counts = Counter(
+        u.state for name, group in updates.items() if name != "not-evaluated" for u in group
+    )
+    counts["not-evaluated"] = len(updates["not-evaluated"]) + len(never_decided)
     sections = tuple(
         Section(
             id=name,
@@ -464,6 +493,8 @@ def build(
             collapsed=name == "complete",
         )
         for name, title in SECTION_TITLES.items()
+        # Shown only when the run was incomplete: an empty one would be noise.
+        if name != "not-evaluated" or updates[name]
     )
     shown = {u.anchor for group in updates.values() for u in group}
     return ReportView(
@@ -483,4 +514,6 @@ def build(
             if deliveries is not None or email_off
             else None
         ),
+        failures=tuple(report.failures),
+        never_decided=tuple(never_decided),
     )

@@ -318,6 +318,15 @@ class Store:
         ).fetchall()
         return [_decision(row) for row in rows]
 
+    def latest_run_decisions_in(self, series: str, before_run: int) -> list[DecisionRecord]:
+        """The decisions in `series` of the latest run before `before_run` that made any."""
+        rows = self.db.execute(
+            "SELECT * FROM decisions WHERE series = ? AND run_id = (SELECT MAX(run_id)"
+            " FROM decisions WHERE series = ? AND run_id < ?) ORDER BY id",
+            (series, series, before_run),
+        ).fetchall()
+        return [_decision(row) for row in rows]
+
     def history(self, series: str, source: str, version: str) -> list[DecisionRecord]:
         rows = self.db.execute(
             "SELECT * FROM decisions WHERE series = ? AND source = ? AND version = ? ORDER BY id",

@@ -246,3 +246,57 @@ def test_a_listing_shorter_than_announced_is_a_failed_read(
         # The series, or noble's -updates, could not be listed: none of it moved.
         assert levels(engine.launchpad)[HELLO] == before[HELLO]
     assert_recovers(engine)
+
+
+def source_binaries(launchpad: LaunchpadDouble, series: str, source: str, version: str) -> str:
+    """A regex for the request listing one upload's binaries (by its publication's id)."""
+    [record] = [
+        s
+        for s in launchpad.archive.sources.values()
+        if (s.series, s.name, s.version, s.pocket, s.status)
+        == (series, source, version, "Updates", "Published")
+    ]
+    return rf"/\+sourcepub/{record.id}\?(?=.*ws\.op=getPublishedBinaries)"
+
+
+def test_an_update_launchpad_fails_for_stays_in_the_report_with_its_last_state(
+    engine: Engine,
+) -> None:
+    assert engine.run() == 0
+    before = next(p for p in engine.report()["packages"] if p["source"] == "hello")
+    engine.later(6)
+    engine.launchpad.faults.append(
+        Fault("GET", source_binaries(engine.launchpad, *CLEAN_UPDATE[:3]))
+    )
+
+    assert engine.run() == 1
+
+    report = engine.report()
+    assert "hello" not in {p["source"] for p in report["packages"]}
+    [missing] = report["not_evaluated"]
+    assert missing["source"] == "hello"
+    assert missing["error"].startswith("cannot read from Launchpad")
+    assert missing["last_known"]["percentage"] == before["percentage"]
+    assert missing["last_known"]["decided_at"] == before["decided_at"]
+    assert levels(engine.launchpad)[HELLO] == before["percentage"]  # kept, not stepped
+    page = (engine.report_dir / "index.html").read_text(encoding="utf-8")
+    assert 'id="not-evaluated"' in page and 'id="incomplete"' in page
+    assert_recovers(engine)
+    assert engine.report()["not_evaluated"] == []
+
+
+def test_a_series_launchpad_cannot_list_keeps_its_updates_in_the_report(engine: Engine) -> None:
+    assert engine.run() == 0
+    noble = {p["source"]: p for p in engine.report()["packages"] if p["series"] == "noble"}
+    engine.later(6)
+    engine.launchpad.faults.append(Fault("GET", listing("noble")))
+
+    assert engine.run() == 1
+
+    report = engine.report()
+    listed = {n["source"]: n for n in report["not_evaluated"]}
+    assert set(listed) == set(noble)
+    for source, last in noble.items():
+        assert listed[source]["error"].startswith("noble: cannot list -updates")
+        assert listed[source]["last_known"]["percentage"] == last["percentage"]
+    assert any(f.startswith("noble: cannot list -updates") for f in report["failures"])

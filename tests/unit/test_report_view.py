@@ -43,7 +43,14 @@ def test_sections_put_stopped_first_and_completed_last_collapsed(view: ReportVie
 
 
 def test_header_counts_every_state_and_the_run_settings(view: ReportView) -> None:
-    assert view.counts == {"stopped": 2, "halted": 1, "unknown": 1, "phasing": 4, "complete": 2}
+    assert view.counts == {
+        "stopped": 2,
+        "halted": 1,
+        "unknown": 1,
+        "not-evaluated": 0,
+        "phasing": 4,
+        "complete": 2,
+    }
     assert (view.step, view.interval, view.dry_run) == (10, "6h", False)
     assert view.generated.at == NOW
     assert not view.rerendered
