@@ -41,7 +41,15 @@ from phased_updater.launchpad import (
     LaunchpadFailure,
     SourceListing,
 )
-from phased_updater.model import Action, CrashCheck, Decision, Halt, Series, Update
+from phased_updater.model import (
+    Action,
+    CrashCheck,
+    Decision,
+    Halt,
+    NotEvaluated,
+    Series,
+    Update,
+)
 from phased_updater.overrides import Overrides
 from phased_updater.policy import decide
 from phased_updater.store import Store
@@ -66,24 +74,6 @@ class Outcome:
     decision: Decision
     applied: bool
     error: str | None = None
-
-
-@dataclass(frozen=True)
-class NotEvaluated:
-    """An update this run could not evaluate: it keeps the percentage it had."""
-
-    series: str
-    source: str
-    version: str
-    error: str
-
-    def to_json(self) -> dict[str, str]:
-        return {
-            "series": self.series,
-            "source": self.source,
-            "version": self.version,
-            "error": self.error,
-        }
 
 
 @dataclass

@@ -203,6 +203,39 @@ class Halt:
 
 
 @dataclass(frozen=True)
+class NotEvaluated:
+    """An update a run could not evaluate, and why: it keeps the percentage it had."""
+
+    series: str
+    source: str
+    version: str
+    error: str
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.series, self.source, self.version)
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "series": self.series,
+            "source": self.source,
+            "version": self.version,
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> NotEvaluated | None:
+        """None for anything but what `to_json` writes: readers never fail on it."""
+        if not isinstance(data, dict):
+            return None
+        values = [data.get(name) for name in ("series", "source", "version", "error")]
+        if not all(isinstance(value, str) for value in values):
+            return None
+        series, source, version, error = (str(value) for value in values)
+        return cls(series, source, version, error)
+
+
+@dataclass(frozen=True)
 class Decision:
     """What the policy decided for one update, with everything needed to explain it."""
 

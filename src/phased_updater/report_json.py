@@ -18,7 +18,7 @@ from typing import Any
 
 from phased_updater.duration import format_duration
 from phased_updater.forecast import expected_completion, share_offered
-from phased_updater.model import FULLY_PHASED
+from phased_updater.model import FULLY_PHASED, NotEvaluated
 from phased_updater.store import DecisionRecord, RunRecord, Store, to_text
 
 SCHEMA_VERSION = 3
@@ -44,41 +44,30 @@ def _redact_optional(text: str | None) -> str | None:
 
 
 @dataclass(frozen=True)
-class NotEvaluated:
+class Unevaluated:
     """An update the run could not evaluate, with its latest decision from earlier runs."""
 
-    series: str
-    source: str
-    version: str
-    error: str
+    what: NotEvaluated
     last: DecisionRecord | None  # None when no run ever decided on it
 
-    @property
-    def key(self) -> tuple[str, str, str]:
-        return (self.series, self.source, self.version)
 
-
-def _not_evaluated(
+def _unevaluated(
     store: Store,
     run: RunRecord,
     history: dict[tuple[str, str, str], list[DecisionRecord]],
-) -> list[NotEvaluated]:
+) -> list[Unevaluated]:
     """The run's summary lists them; their latest decisions come from the history."""
     found = []
-    for entry in run.summary.get("not_evaluated", []):
-        fields = [entry.get(name) if isinstance(entry, dict) else None for name in _NE_FIELDS]
-        if not all(isinstance(value, str) for value in fields):
-            continue  # written by this program, but the report never fails on its input
-        series, source, version, error = (str(value) for value in fields)
-        earlier = history.get((series, source, version)) or store.history(series, source, version)
+    entries = run.summary.get("not_evaluated", [])
+    for what in map(NotEvaluated.from_json, entries if isinstance(entries, list) else []):
+        if what is None:
+            continue
+        earlier = history.get(what.key) or store.history(*what.key)
         last = earlier[-1] if earlier else None
         if last is not None and last.state == "complete":
             continue  # nothing left to evaluate: it finished phasing in an earlier run
-        found.append(NotEvaluated(series, source, version, error, last))
-    return sorted(found, key=lambda n: n.key)
-
-
-_NE_FIELDS = ("series", "source", "version", "error")
+        found.append(Unevaluated(what, last))
+    return sorted(found, key=lambda u: u.what.key)
 
 
 @dataclass(frozen=True)
@@ -89,7 +78,7 @@ class ReportInput:
     records: list[DecisionRecord]  # the run's decisions, in the order they were made
     history: dict[tuple[str, str, str], list[DecisionRecord]]  # every update, oldest first
     now: datetime  # what "recent" and "in 3h" are relative to
-    not_evaluated: tuple[NotEvaluated, ...] = ()  # what the run could not read or decide
+    not_evaluated: tuple[Unevaluated, ...] = ()  # what the run could not read or decide
 
     @classmethod
     def load(cls, store: Store, run: RunRecord, now: datetime | None = None) -> ReportInput:
@@ -103,7 +92,7 @@ class ReportInput:
             records=store.decisions_for_run(run.id),
             history=history,
             now=now,
-            not_evaluated=tuple(_not_evaluated(store, run, history)),
+            not_evaluated=tuple(_unevaluated(store, run, history)),
         )
 
     @property
@@ -242,14 +231,12 @@ def build_from(report: ReportInput) -> dict[str, Any]:
     completed = [entry(record, False) for record in report.recently_completed()]
     not_evaluated = [
         {
-            "series": n.series,
-            "source": n.source,
-            "version": n.version,
-            "error": redact(n.error),
+            **u.what.to_json(),
+            "error": redact(u.what.error),
             # The update as its latest decision left it: it keeps that percentage.
-            "last_known": entry(n.last, False) if n.last is not None else None,
+            "last_known": entry(u.last, False) if u.last is not None else None,
         }
-        for n in report.not_evaluated
+        for u in report.not_evaluated
     ]
     counts: dict[str, int] = {"phasing": 0, "stopped": 0, "halted": 0, "unknown": 0}
     for package in packages:

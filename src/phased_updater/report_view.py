@@ -467,15 +467,14 @@ def build(
         updates["complete"].append(view)
     never_decided = []
     for item in report.not_evaluated:
-        if item.last is None:
+        what, last = item.what, item.last
+        if last is None:
             never_decided.append(
-                NeverDecided(item.series, item.source, item.version, redact(item.error))
+                NeverDecided(what.series, what.source, what.version, redact(what.error))
             )
             continue
-        view = update_view(
-            item.last, report.history.get(item.key, [item.last]), report, dry_run=False
-        )
-        updates["not-evaluated"].append(replace(view, not_evaluated=redact(item.error)))
+        view = update_view(last, report.history.get(what.key, [last]), report, dry_run=False)
+        updates["not-evaluated"].append(replace(view, not_evaluated=redact(what.error)))
 
     # Not-evaluated updates count once, as such, not again under their last state.
     counts = Counter(
