@@ -94,6 +94,7 @@ def test_the_page_warns_and_shows_the_last_state(store: Store, incomplete_run: R
     assert 'id="incomplete"' in html
     assert 'id="not-evaluated"' in html
     assert "Not evaluated in this run: cannot read from Launchpad" in html
+    assert "next step" not in html  # its last decision's next step is not this run's
     assert "example.com" not in html
 
 
