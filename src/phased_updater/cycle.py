@@ -193,12 +193,11 @@ class Cycle:
                     message = f"{series.name}: cannot list -updates: {error}"
                     log.error("%s", message)
                     result.failures.append(message)
-                    # Its updates are unknown to this run: those an earlier run left
-                    # phasing, stopped or halted are reported with their last state.
+                    # Its updates are unknown to this run: those still in flight when
+                    # a run last listed it are reported with their last state.
                     result.not_evaluated.extend(
-                        NotEvaluated(r.series, r.source, r.version, message)
-                        for r in self.store.latest_run_decisions_in(series.name, self.run_id)
-                        if r.state != "complete"
+                        NotEvaluated(*key, message)
+                        for key in self.store.last_in_flight(series.name, self.run_id)
                     )
                     continue
                 log.info("%s: %d source publication(s) in -updates", series.name, len(sources))

@@ -5,14 +5,15 @@ ever added, never renamed or removed: the charm and other tools read this file.
 
 Everything here is built from one `ReportInput`, loaded with two queries (the run's
 decisions and the whole history), so that the HTML report built beside it reads the
-database no more than this does.
+database no more than this does. (An update the run could not evaluate whose latest
+decision is older than that history costs one more query, for its own history.)
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -43,30 +44,69 @@ def _redact_optional(text: str | None) -> str | None:
     return redact(text) if text is not None else None
 
 
+def same_decision(a: DecisionRecord, b: DecisionRecord) -> bool:
+    """Whether two decisions on an update say the same (the store folds such runs)."""
+    return (
+        a.action == b.action
+        and a.state == b.state
+        and a.from_percentage == b.from_percentage
+        and a.to_percentage == b.to_percentage
+        and a.applied == b.applied
+        and a.reason == b.reason
+        and a.error == b.error
+        and a.problems == b.problems
+        and a.overrides_applied == b.overrides_applied
+    )
+
+
+def fold(history: list[DecisionRecord]) -> list[DecisionRecord]:
+    """`Store.history` as `Store.all_history` gives it: identical decisions in a row as one."""
+    folded: list[DecisionRecord] = []
+    for record in history:
+        if folded and same_decision(folded[-1], record):
+            first = folded[-1]
+            folded[-1] = replace(
+                first, repeats=first.repeats + record.repeats, last_at=record.until
+            )
+        else:
+            folded.append(record)
+    return folded
+
+
 @dataclass(frozen=True)
 class Unevaluated:
-    """An update the run could not evaluate, with its latest decision from earlier runs."""
+    """An update the run could not evaluate, with its decisions from earlier runs."""
 
     what: NotEvaluated
-    last: DecisionRecord | None  # None when no run ever decided on it
+    history: tuple[DecisionRecord, ...]  # folded, oldest first; empty if never decided on
+
+    @property
+    def last(self) -> DecisionRecord | None:
+        """Its latest decision (standing for the run of identical ones it ends)."""
+        return self.history[-1] if self.history else None
 
 
 def _unevaluated(
     store: Store,
     run: RunRecord,
-    history: dict[tuple[str, str, str], list[DecisionRecord]],
+    window: dict[tuple[str, str, str], list[DecisionRecord]],
 ) -> list[Unevaluated]:
-    """The run's summary lists them; their latest decisions come from the history."""
+    """The run's summary lists them; their decisions come from the history.
+
+    An update decided on in the report's window has its history there; one whose
+    latest decision is older (its series unlisted for a week) is read on its own.
+    """
     found = []
     entries = run.summary.get("not_evaluated", [])
     for what in map(NotEvaluated.from_json, entries if isinstance(entries, list) else []):
         if what is None:
             continue
-        earlier = history.get(what.key) or store.history(*what.key)
-        last = earlier[-1] if earlier else None
-        if last is not None and last.state == "complete":
+        history = window.get(what.key)
+        if history is None:
+            history = fold(store.history(*what.key))
+        if history and history[-1].state == "complete":
             continue  # nothing left to evaluate: it finished phasing in an earlier run
-        found.append(Unevaluated(what, last))
+        found.append(Unevaluated(what, tuple(history)))
     return sorted(found, key=lambda u: u.what.key)
 
 
@@ -104,6 +144,16 @@ class ReportInput:
             if isinstance(failures, list)
             else []
         )
+
+    @property
+    def run_failures(self) -> list[str]:
+        """`failures` but the ones `not_evaluated` already gives, with their update.
+
+        The cycle records a failed update as "<series> <source> <version>: <error>";
+        a failure of a whole series, or of the run, stays.
+        """
+        listed = {redact(f"{' '.join(u.what.key)}: {u.what.error}") for u in self.not_evaluated}
+        return [f for f in self.failures if f not in listed]
 
     @property
     def generated(self) -> datetime:
@@ -200,7 +250,8 @@ def package_entry(
         "state": record.state,
         "action": record.action,
         "reason": redact(record.reason),
-        "decided_at": to_text(record.at),
+        # The last of the identical decisions `record` may stand for (see `fold`).
+        "decided_at": to_text(record.until),
         "date_published": to_text(record.date_published),
         "since": to_text(record.since),
         "next_step_at": to_text(record.next_step_at) if record.next_step_at else None,
@@ -234,7 +285,11 @@ def build_from(report: ReportInput) -> dict[str, Any]:
             **u.what.to_json(),
             "error": redact(u.what.error),
             # The update as its latest decision left it: it keeps that percentage.
-            "last_known": entry(u.last, False) if u.last is not None else None,
+            "last_known": (
+                package_entry(u.last, list(u.history), False, step=run.step, interval=run.interval)
+                if u.last is not None
+                else None
+            ),
         }
         for u in report.not_evaluated
     ]

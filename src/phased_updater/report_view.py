@@ -27,6 +27,7 @@ from phased_updater.report_json import (
     offered_share,
     percentage_after,
     redact,
+    same_decision,
 )
 from phased_updater.store import DecisionRecord
 
@@ -246,8 +247,20 @@ class ReportView:
     series: tuple[str, ...]
     sections: tuple[Section, ...]
     mail: MailPanel | None
-    failures: tuple[str, ...] = ()  # the run's own failures, redacted
-    never_decided: tuple[NeverDecided, ...] = ()
+    # The run's failures, redacted, but those of an update shown as not evaluated.
+    failures: tuple[str, ...] = ()
+    never_decided: tuple[NeverDecided, ...] = ()  # not evaluated, and no state to show
+
+    @property
+    def incomplete(self) -> bool:
+        """Whether the page opens with the warning that the run was incomplete."""
+        return bool(self.failures or self.counts.get("not-evaluated"))
+
+    @property
+    def not_evaluated_link(self) -> str:
+        """Where the "not evaluated" chip points: the section, if it has rows."""
+        has_rows = any(s.id == "not-evaluated" for s in self.sections)
+        return "#not-evaluated" if has_rows else "#incomplete"
 
 
 def relative(moment: datetime, now: datetime) -> str:
@@ -303,25 +316,11 @@ def problem_view(problem: Problem) -> ProblemView:
     )
 
 
-def _same_decision(a: DecisionRecord, b: DecisionRecord) -> bool:
-    return (
-        a.action == b.action
-        and a.state == b.state
-        and a.from_percentage == b.from_percentage
-        and a.to_percentage == b.to_percentage
-        and a.applied == b.applied
-        and a.reason == b.reason
-        and a.error == b.error
-        and a.problems == b.problems
-        and a.overrides_applied == b.overrides_applied
-    )
-
-
 def decision_log(history: Sequence[DecisionRecord], now: datetime) -> tuple[DecisionView, ...]:
     """Every decision, newest first; identical decisions in a row become one line."""
     groups: list[list[DecisionRecord]] = []
     for record in history:
-        if groups and _same_decision(groups[-1][-1], record):
+        if groups and same_decision(groups[-1][-1], record):
             groups[-1].append(record)
         else:
             groups.append([record])
@@ -395,7 +394,7 @@ def update_view(
         applied=record.applied,
         since=moment(record.since, now),
         next_step_at=moment(record.next_step_at, now) if record.next_step_at else None,
-        decided_at=moment(record.at, now),
+        decided_at=moment(record.until, now),  # the last of the identical ones it stands for
         reason=redact(record.reason),
         error=redact(record.error) if record.error else None,
         problems=tuple(problem_view(p) for p in record.problems),
@@ -467,14 +466,12 @@ def build(
         updates["complete"].append(view)
     never_decided = []
     for item in report.not_evaluated:
-        what, last = item.what, item.last
+        what, last, error = item.what, item.last, redact(item.what.error)
         if last is None:
-            never_decided.append(
-                NeverDecided(what.series, what.source, what.version, redact(what.error))
-            )
+            never_decided.append(NeverDecided(what.series, what.source, what.version, error))
             continue
-        view = update_view(last, report.history.get(what.key, [last]), report, dry_run=False)
-        updates["not-evaluated"].append(replace(view, not_evaluated=redact(what.error)))
+        view = update_view(last, item.history, report, dry_run=False)
+        updates["not-evaluated"].append(replace(view, not_evaluated=error))
 
     # Not-evaluated updates count once, as such, not again under their last state.
     counts = Counter(
@@ -513,6 +510,6 @@ def build(
             if deliveries is not None or email_off
             else None
         ),
-        failures=tuple(report.failures),
+        failures=tuple(report.run_failures),
         never_decided=tuple(never_decided),
     )

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from phased_updater.model import Decision, Problem, Update
+from phased_updater.model import Decision, NotEvaluated, Problem, Update
 
 # 2 added last_reads, a cache (not history) of what the last run read from Launchpad.
 SCHEMA_VERSION = 2
@@ -318,15 +318,6 @@ class Store:
         ).fetchall()
         return [_decision(row) for row in rows]
 
-    def latest_run_decisions_in(self, series: str, before_run: int) -> list[DecisionRecord]:
-        """The decisions in `series` of the latest run before `before_run` that made any."""
-        rows = self.db.execute(
-            "SELECT * FROM decisions WHERE series = ? AND run_id = (SELECT MAX(run_id)"
-            " FROM decisions WHERE series = ? AND run_id < ?) ORDER BY id",
-            (series, series, before_run),
-        ).fetchall()
-        return [_decision(row) for row in rows]
-
     def history(self, series: str, source: str, version: str) -> list[DecisionRecord]:
         rows = self.db.execute(
             "SELECT * FROM decisions WHERE series = ? AND source = ? AND version = ? ORDER BY id",
@@ -454,3 +445,31 @@ class Store:
             " GROUP BY series, source, version) latest ON d.id = latest.id ORDER BY d.id"
         ).fetchall()
         return [_decision(row) for row in rows]
+
+    def last_in_flight(self, series: str, before_run: int) -> list[tuple[str, str, str]]:
+        """The updates of `series` still in flight when a finished run last listed it.
+
+        That run is the latest finished one before `before_run` that decided on any
+        update of `series` (a run whose listing failed decided on none). In flight: what
+        it decided on and did not complete, and what it could not evaluate (from its
+        summary's `not_evaluated`), so an update missed by one run is not lost by the
+        next. A run killed part-way (never finished) may have decided on only some.
+        """
+        run = self.db.execute(
+            "SELECT id, summary FROM runs r WHERE id < ? AND finished IS NOT NULL AND EXISTS"
+            " (SELECT 1 FROM decisions d WHERE d.run_id = r.id AND d.series = ?)"
+            " ORDER BY id DESC LIMIT 1",
+            (before_run, series),
+        ).fetchone()
+        if run is None:
+            return []
+        rows = self.db.execute(
+            "SELECT source, version FROM decisions WHERE run_id = ? AND series = ?"
+            " AND state != 'complete' ORDER BY id",
+            (run["id"], series),
+        ).fetchall()
+        found = [(series, row["source"], row["version"]) for row in rows]
+        entries = json.loads(run["summary"] or "{}").get("not_evaluated", [])
+        missed = map(NotEvaluated.from_json, entries if isinstance(entries, list) else [])
+        found += [m.key for m in missed if m is not None and m.series == series]
+        return list(dict.fromkeys(found))

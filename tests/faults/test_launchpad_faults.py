@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from phased_updater.anchors import update_anchor
 from phased_updater.launchpad import REJECTED
 from tests.doubles import launchpad_render
 from tests.doubles.launchpad import Fault, LaunchpadDouble
@@ -300,3 +301,36 @@ def test_a_series_launchpad_cannot_list_keeps_its_updates_in_the_report(engine: 
         assert listed[source]["error"].startswith("noble: cannot list -updates")
         assert listed[source]["last_known"]["percentage"] == last["percentage"]
     assert any(f.startswith("noble: cannot list -updates") for f in report["failures"])
+    assert report["counts"]["not_evaluated"] == len(noble)
+    page = (engine.report_dir / "index.html").read_text(encoding="utf-8")
+    section = page[page.index('id="not-evaluated"') : page.index('id="phasing"')]
+    for source, last in noble.items():
+        assert f'id="{update_anchor("noble", source, last["version"])}"' in section
+    warning = page[page.index('id="incomplete"') : page.index('class="counts"')]
+    assert f"could not evaluate {len(noble)} updates" in warning
+    assert "noble: cannot list -updates" in warning
+
+
+def test_an_update_missed_twice_in_a_row_stays_in_the_report(engine: Engine) -> None:
+    # Run 1 decides hello; run 2 cannot read it; run 3 cannot list its series at all.
+    assert engine.run() == 0
+    before = next(p for p in engine.report()["packages"] if p["source"] == "hello")
+    engine.later(6)
+    engine.launchpad.faults.append(
+        Fault("GET", source_binaries(engine.launchpad, *CLEAN_UPDATE[:3]))
+    )
+    assert engine.run() == 1
+    engine.later(6)
+    engine.launchpad.faults.append(Fault("GET", listing("noble")))
+
+    assert engine.run() == 1
+
+    listed = {n["source"]: n for n in engine.report()["not_evaluated"]}
+    assert "libfoo" in listed  # decided by run 2, which listed noble
+    hello = listed["hello"]  # not decided by run 2, but not forgotten by run 3
+    assert hello["error"].startswith("noble: cannot list -updates")
+    assert hello["last_known"]["percentage"] == before["percentage"]
+    assert hello["last_known"]["decided_at"] == before["decided_at"]
+    assert levels(engine.launchpad)[HELLO] == before["percentage"]
+    page = (engine.report_dir / "index.html").read_text(encoding="utf-8")
+    assert f'id="{update_anchor(*CLEAN_UPDATE[:3])}"' in page

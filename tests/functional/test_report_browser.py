@@ -16,6 +16,7 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -200,3 +201,43 @@ def test_the_page_works_from_a_file_too(chromium: str, report_dir: Path, tmp_pat
     copy = tmp_path / "copy"
     shutil.copytree(report_dir, copy)
     assert_clean(load(chromium, (copy / "index.html").as_uri(), tmp_path / "profile"))
+
+
+# --- a run that could not evaluate everything ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def incomplete_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`realistic`, then a run an hour later that could not read hello from Launchpad."""
+    state = tmp_path_factory.mktemp("incomplete") / "state.sqlite3"
+    store = Store.open(state)
+    try:
+        sim, last = report_db.realistic(store)
+        at = last.started + timedelta(hours=1)
+        run_id = store.start_run(at, False, sim.step, sim.interval)
+        hello = next(p for p in sim.plans if p.source == "hello")
+        for plan in sim.plans:
+            if plan is not hello and not plan.complete and plan.published <= at:
+                sim.decide(plan, run_id, at)
+        error = "cannot read from Launchpad: HTTP Error 500"
+        missed = {"series": "noble", "source": "hello", "version": hello.version, "error": error}
+        summary = {"failures": [f"noble hello {hello.version}: {error}"], "not_evaluated": [missed]}
+        store.finish_run(run_id, at, 1, summary)
+    finally:
+        store.close()
+    target = tmp_path_factory.mktemp("incomplete-report")
+    arguments = ["report", "--state", str(state), "--report-dir", str(target)]
+    assert cli.main([*arguments, "--now", at.isoformat()]) == 0
+    return target
+
+
+def test_an_incomplete_run_shows_what_it_missed_without_console_errors(
+    chromium: str, incomplete_report: Path, tmp_path: Path
+) -> None:
+    page = load(chromium, (incomplete_report / "index.html").as_uri(), tmp_path / "profile")
+    assert_clean(page)
+    bodies = update_bodies(page.dom)
+    assert len(bodies) == 10  # hello is still there, under "Not evaluated in this run"
+    section = page.dom[page.dom.index('id="not-evaluated"') : page.dom.index('id="phasing"')]
+    assert 'id="u-noble__hello__2.10-3ubuntu0.1"' in section
+    assert 'class="incomplete" id="incomplete"' in page.dom

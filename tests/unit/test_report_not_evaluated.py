@@ -7,6 +7,7 @@ not silently drop out of the page the SRU team works from.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -104,3 +105,119 @@ def test_a_complete_run_has_no_such_section(store: Store, last_run: RunRecord) -
     assert "not-evaluated" not in [s.id for s in view.sections]
     assert (view.failures, view.never_decided) == ((), ())
     assert 'id="incomplete"' not in report_html.render(view)
+
+
+def not_evaluated_run(store: Store, at: datetime, summary: dict[str, Any]) -> RunRecord:
+    """A run at `at` that decided nothing: its summary says what it could not evaluate."""
+    run_id = store.start_run(at, False, 10, INTERVAL)
+    store.finish_run(run_id, at, 1, summary)
+    run = store.run(run_id)
+    assert run is not None
+    return run
+
+
+def missed(plan: Plan, error: str = ERROR) -> dict[str, str]:
+    return {**entry(plan), "error": error}
+
+
+def stopped_for_a_while(store: Store, until: datetime) -> Plan:
+    """libfoo: stopped by a crash, then "still stopped" (the same decision) until `until`."""
+    sim = Simulation(store)
+    libfoo = sim.add(Plan(JAMMY, "libfoo", "1.2-1ubuntu0.2", "1.2-1", until - 6 * INTERVAL))
+    libfoo.percentage = 40
+    libfoo.check = from_time(until - 4 * INTERVAL, CrashCheck((crash("foo_parse"),)))
+    sim.run_every(until - 6 * INTERVAL, until)
+    return libfoo
+
+
+def test_the_last_state_is_the_latest_of_identical_decisions(store: Store) -> None:
+    libfoo = stopped_for_a_while(store, NOW - INTERVAL)
+    run = not_evaluated_run(store, NOW, {"not_evaluated": [missed(libfoo)]})
+
+    [item] = report_json.build(store, run)["not_evaluated"]
+
+    last = item["last_known"]
+    # Stopped at NOW - 4 intervals, still stopped at each run since: decided last at the
+    # run before this one, not when the first of those identical decisions was made.
+    assert (last["state"], last["percentage"], last["highest_percentage"]) == ("stopped", 0, 50)
+    assert last["decided_at"] == (NOW - INTERVAL).isoformat()
+    assert [(h["action"], h["repeats"]) for h in last["history"]] == [
+        ("wait", 1),
+        ("advance", 1),
+        ("stop", 1),
+        ("keep-stopped", 4),
+    ]
+    view = report_view.build(ReportInput.load(store, run))
+    [row] = next(s for s in view.sections if s.id == "not-evaluated").updates
+    assert row.decided_at.at == NOW - INTERVAL
+    assert row.decisions == 7
+
+
+def test_an_update_last_decided_before_the_window_keeps_its_history(store: Store) -> None:
+    # Its series has not been listed for ten days: its history is older than the 7 days
+    # the report reads at once, and is read for it alone.
+    libfoo = stopped_for_a_while(store, NOW - timedelta(days=10))
+    run = not_evaluated_run(store, NOW, {"not_evaluated": [missed(libfoo)]})
+    statements: list[str] = []
+    store.db.set_trace_callback(statements.append)
+    data = ReportInput.load(store, run)
+    store.db.set_trace_callback(None)
+
+    [item] = report_json.build_from(data)["not_evaluated"]
+
+    last = item["last_known"]
+    assert last["decided_at"] == (NOW - timedelta(days=10)).isoformat()
+    assert [(h["action"], h["repeats"]) for h in last["history"]] == [
+        ("wait", 1),
+        ("advance", 1),
+        ("stop", 1),
+        ("keep-stopped", 4),
+    ]
+    assert last["history"][-1]["until"] == last["decided_at"]
+    # One query of its own, not one per decision nor a read of the whole history.
+    own = [s for s in statements if "source = 'libfoo'" in s]
+    assert len(own) == 1, statements
+    [row] = next(s for s in report_view.build(data).sections if s.id == "not-evaluated").updates
+    assert (row.state, row.decided_at.at, row.decisions) == (
+        "stopped",
+        NOW - timedelta(days=10),
+        7,
+    )
+
+
+def test_the_warning_counts_them_and_lists_only_the_runs_own_failures(
+    store: Store, incomplete_run: RunRecord
+) -> None:
+    listing = "jammy: cannot list -updates: 500 for https://admin:s3cret@lp.example/"
+    summary = {**incomplete_run.summary, "failures": [*incomplete_run.summary["failures"], listing]}
+    run = not_evaluated_run(store, NOW, summary)
+    data = ReportInput.load(store, run)
+
+    view = report_view.build(data)
+
+    # hello's own failure shows on its row; the series' is the run's and stays on top.
+    hidden = "jammy: cannot list -updates: 500 for https://[hidden]@lp.example/"
+    assert view.failures == (hidden,)
+    assert report_json.build_from(data)["failures"] == [
+        "noble hello 2.10-3ubuntu0.1: cannot read from Launchpad: 500 (ask [address hidden])",
+        hidden,
+    ]
+    html = report_html.render(view)
+    top = html[html.index('id="incomplete"') : html.index('class="counts"')]
+    assert "it could not evaluate 2 updates" in top
+    assert 'href="#not-evaluated"' in top
+    assert "jammy: cannot list -updates" in top and "hello 2.10-3ubuntu0.1" not in top
+    assert "newpkg 1.0-1ubuntu0.1" in top  # never decided: no row, so named here
+    assert "s3cret" not in html and "example.com" not in html
+
+
+def test_with_only_never_decided_updates_the_chip_points_at_the_warning(store: Store) -> None:
+    run = not_evaluated_run(store, NOW, {"failures": [], "not_evaluated": [NEVER]})
+
+    view = report_view.build(ReportInput.load(store, run))
+
+    assert "not-evaluated" not in [s.id for s in view.sections]
+    assert (view.counts["not-evaluated"], view.not_evaluated_link) == (1, "#incomplete")
+    html = report_html.render(view)
+    assert 'href="#incomplete"' in html and 'href="#not-evaluated"' not in html
+    assert "it could not evaluate 1 update." in html

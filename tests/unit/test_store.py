@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from phased_updater.model import CrashCheck, Problem, ProblemKind, Update
+from phased_updater.model import CrashCheck, Problem, ProblemKind, Series, Update
 from phased_updater.overrides import Overrides
 from phased_updater.policy import decide
 from phased_updater.store import Store
@@ -111,3 +112,42 @@ def test_old_kept_reads_are_dropped(tmp_path: Path) -> None:
     window = (T0 - timedelta(days=2), T0 + timedelta(hours=1))
     keys = [("jammy", "old", "1.2-3ubuntu0.1"), ("jammy", "new", "1.2-3ubuntu0.1")]
     assert list(store.last_reads(keys, *window)) == [keys[1]]
+
+
+def test_last_in_flight_is_what_the_last_finished_run_to_list_a_series_left_open(
+    tmp_path: Path,
+) -> None:
+    store = Store.open(tmp_path / "state.sqlite3")
+    noble = Series("noble", "24.04", "http://lp.test/devel/ubuntu/noble")
+    interval = timedelta(hours=6)
+
+    def run(decided: list[Update], not_evaluated: list[str], *, finished: bool = True) -> int:
+        run_id = store.start_run(T0, False, 10, interval)
+        for u in decided:
+            decision = decide(u, CrashCheck(), Overrides(), None, T0, 10, interval)
+            store.record(run_id, T0, u, decision, applied=True)
+        if finished:
+            missed = [
+                {"series": "jammy", "source": s, "version": "1.0-1", "error": "500"}
+                for s in not_evaluated
+            ]
+            store.finish_run(run_id, T0, 1, {"not_evaluated": missed})
+        return run_id
+
+    # Run 1 lists both series: "done" completes (90% for a day), "missed" fails to read.
+    done = update(binary(percentage=90, created=T0 - timedelta(days=1)), source="done")
+    in_noble = replace(update(source="hello"), series=noble)
+    first = run([update(source="foo"), done, in_noble], ["missed"])
+    # Run 2 cannot list jammy (it says what it carried over); run 3 is killed part-way.
+    second = run([in_noble], ["foo", "missed"])
+    third = run([update(source="foo")], [], finished=False)
+    assert [r.state for r in store.history("jammy", "done", "1.2-3ubuntu0.1")] == ["complete"]
+
+    assert store.last_in_flight("jammy", third + 1) == [
+        ("jammy", "foo", "1.2-3ubuntu0.1"),
+        ("jammy", "missed", "1.0-1"),
+    ]
+    assert store.last_in_flight("noble", third + 1) == [("noble", "hello", "1.2-3ubuntu0.1")]
+    assert store.last_in_flight("noble", second) == [("noble", "hello", "1.2-3ubuntu0.1")]
+    assert store.last_in_flight("jammy", first) == []  # nothing before the first run
+    assert store.last_in_flight("focal", third + 1) == []
