@@ -38,7 +38,7 @@ if str(ROOT) not in sys.path:
 
 from bench.results import machine, table, today, update_section  # noqa: E402
 from phased_updater.config import Settings  # noqa: E402
-from phased_updater.report import JSON_NAME  # noqa: E402
+from phased_updater.report.publish import JSON_NAME  # noqa: E402
 from tests.doubles.errortracker import ErrorTrackerDouble  # noqa: E402
 from tests.doubles.launchpad import LaunchpadDouble  # noqa: E402
 from tests.doubles.scenarios import SIZED_NOW, sized  # noqa: E402

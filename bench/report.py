@@ -39,8 +39,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.results import machine, table, today, update_section  # noqa: E402
-from phased_updater import report, report_html, report_json, report_view  # noqa: E402
 from phased_updater.model import CrashCheck  # noqa: E402
+from phased_updater.report import document as report_json  # noqa: E402
+from phased_updater.report import page as report_html  # noqa: E402
+from phased_updater.report import publish as report  # noqa: E402
+from phased_updater.report import view as report_view  # noqa: E402
+from phased_updater.report.input import ReportInput  # noqa: E402
 from phased_updater.store import RunRecord, Store  # noqa: E402
 from tests.unit.report_db import (  # noqa: E402
     FOCAL,
@@ -145,9 +149,7 @@ def main() -> int:
         publish_times, paths = timed(
             options.repeat, lambda: report.publish(report_dir, store, run, email_off=True)
         )
-        load_times, data = timed(
-            options.repeat, lambda: report_json.ReportInput.load(store, run, None)
-        )
+        load_times, data = timed(options.repeat, lambda: ReportInput.load(store, run, None))
         json_times, _ = timed(
             options.repeat, lambda: report_json.render(report_json.build_from(data))
         )

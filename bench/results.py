@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from phased_updater.publish import write_atomically
+from phased_updater.atomic_write import write_atomically
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 TITLE = "# Benchmark results\n\nWritten by `make bench` (bench/cycle.py and bench/report.py).\n"

@@ -3,6 +3,11 @@
 The TOML keys are the long options with underscores (`errors_url`, `report_dir`, ...).
 Every value is validated here, before anything else happens, so that a bad value
 stops the program with one line naming it and never half-runs a cycle.
+
+`Settings` is the whole parsed configuration, and only the commands see it whole:
+each component is handed what it uses (the cycle its `CycleOptions`, the Launchpad
+client its `Connection`, the mail session the fields its `MailSettings` names).
+The command-line options themselves are declared in `commands/options.py`.
 """
 
 from __future__ import annotations
@@ -11,14 +16,16 @@ import argparse
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from phased_updater.duration import parse_duration
+from phased_updater.duration import parse_timestamp as parse_iso_timestamp
 from phased_updater.errors import UsageError
-from phased_updater.errortracker import DEFAULT_URL as DEFAULT_ERRORS_URL
 
+DEFAULT_ERRORS_URL = "https://errors.ubuntu.com/api/1.0/"
+# The values of smtp_auth and smtp_security; the charm maps the smtp relation onto them.
 SMTP_AUTH = ("none", "plain")
 SMTP_SECURITY = ("none", "starttls", "tls")
 MINIMUM_INTERVAL = timedelta(minutes=1)
@@ -154,13 +161,12 @@ def _choice(key: str, value: Any, choices: tuple[str, ...]) -> str:
     return str(value)
 
 
-def parse_timestamp(text: str) -> datetime:
-    """An ISO 8601 timestamp; one without a zone is UTC."""
+def parse_now(text: str) -> datetime:
+    """`--now`: an ISO 8601 timestamp; one without a zone is UTC."""
     try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(f"--now {text!r}: expected an ISO 8601 timestamp") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        return parse_iso_timestamp(text)
+    except ValueError as error:
+        raise UsageError(f"--now {error}") from None
 
 
 def _convert(key: str, value: Any) -> Any:
@@ -220,43 +226,5 @@ def load_settings(args: argparse.Namespace) -> Settings:
     values = {key: _convert(key, value) for key, value in raw.items()}
     now = getattr(args, "now", None)
     if now is not None:
-        values["now"] = parse_timestamp(now)
+        values["now"] = parse_now(now)
     return Settings(**values)
-
-
-def add_common_options(parser: argparse.ArgumentParser) -> None:
-    """The options every command that talks to Launchpad or the database shares."""
-    parser.add_argument(
-        "--config", metavar="FILE", help="TOML file with the same keys as the long options"
-    )
-    parser.add_argument(
-        "--launchpad",
-        metavar="ROOT",
-        help="production (default), staging, qastaging, or a service root URL",
-    )
-    parser.add_argument(
-        "--credentials", metavar="FILE", help="launchpadlib credentials file; without it, a dry run"
-    )
-    parser.add_argument(
-        "--errors-url",
-        dest="errors_url",
-        metavar="URL",
-        help=f"Error Tracker API (default {DEFAULT_ERRORS_URL})",
-    )
-    parser.add_argument(
-        "--state", metavar="FILE", help=f"SQLite history (default {default_state()})"
-    )
-    parser.add_argument(
-        "--report-dir", dest="report_dir", metavar="DIR", help="where the report is written"
-    )
-    parser.add_argument(
-        "--dry-run",
-        dest="dry_run",
-        action="store_true",
-        help="decide, record and report, but write nothing to Launchpad and send no email",
-    )
-    parser.add_argument(
-        "--now",
-        metavar="TIMESTAMP",
-        help="behave as if it were this ISO 8601 UTC time (replays, tests)",
-    )

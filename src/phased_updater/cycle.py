@@ -19,28 +19,18 @@ decisions do not depend on the number of workers.
 
 from __future__ import annotations
 
+import enum
 import logging
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Protocol
 
-import httplib2
-from lazr.restfulclient.errors import HTTPError, Unauthorized
-
-from phased_updater.client_pool import ClientPool
-from phased_updater.config import Settings
-from phased_updater.errortracker import ErrorTrackerClient, asked_about
-from phased_updater.launchpad import (
-    REJECTED,
-    CredentialsRejected,
-    LaunchpadArchive,
-    LaunchpadFailure,
-    SourceListing,
-)
+from phased_updater.errors import EXIT_INCOMPLETE, EXIT_OK
 from phased_updater.model import (
     Action,
     CrashCheck,
@@ -49,21 +39,62 @@ from phased_updater.model import (
     NotEvaluated,
     Series,
     Update,
+    UpdateKey,
 )
 from phased_updater.overrides import Overrides
-from phased_updater.policy import decide
+from phased_updater.policy import decide, writes_for
+from phased_updater.sources.client_pool import ClientPool
+from phased_updater.sources.errortracker import ErrorTrackerClient, asked_about
+from phased_updater.sources.launchpad import (
+    REJECTED,
+    CredentialsRejected,
+    LaunchpadArchive,
+    LaunchpadFailure,
+    SourceListing,
+)
 from phased_updater.store import Store
 
 log = logging.getLogger(__name__)
 
-EXIT_OK = 0
-EXIT_INCOMPLETE = 1
 
-READ_ERRORS = (HTTPError, httplib2.HttpLib2Error, OSError, LaunchpadFailure)
+@dataclass(frozen=True)
+class CycleOptions:
+    """What a cycle needs of the settings."""
 
-# Called inside the transaction that records a decision: whatever it writes to the
-# database commits or rolls back together with the decision.
-DecisionListener = Callable[[sqlite3.Connection, int, Update, Decision], None]
+    step: int
+    interval: timedelta
+    lookback: timedelta
+    series: tuple[str, ...] = ()  # empty: every supported series
+    dry_run: bool = False  # also true for an anonymous run: nothing can be written
+    launchpad_workers: int = 4
+    errors_workers: int = 4
+    overrides_source: str = ""  # where the overrides came from, for the log
+
+
+class DecisionListener(Protocol):
+    """Called inside the transaction that records a decision: whatever it writes to the
+    database commits or rolls back together with the decision. `applied` says whether
+    the decision's writes reached Launchpad (always true when it writes nothing)."""
+
+    def __call__(
+        self,
+        connection: sqlite3.Connection,
+        run_id: int,
+        update: Update,
+        decision: Decision,
+        *,
+        applied: bool,
+    ) -> None: ...
+
+
+class KeptRead(enum.Enum):
+    """What a recorded decision does to the kept read of its update (`Store.last_reads`)."""
+
+    REMEMBER = "remember"  # read in this run and not written: later runs may reuse it
+    FORGET = "forget"  # written, or maybe written: Launchpad no longer agrees with it
+    LEAVE = "leave"  # reused from an earlier run and not written: keep it as it is
+
+
 # Makes a Launchpad client, given the archive's self_link once one client has it.
 ArchiveFactory = Callable[[str | None], LaunchpadArchive]
 
@@ -112,34 +143,27 @@ class WorkItem:
     # What a run read of it less than an interval ago and did not write since.
     last_read: Update | None = field(default=None, compare=False, repr=False)
 
+    @property
+    def key(self) -> UpdateKey:
+        return UpdateKey(self.series.name, self.source, self.version)
+
     def __str__(self) -> str:
-        return f"{self.series.name} {self.source} {self.version}"
-
-
-def writes_for(update: Update, decision: Decision) -> list[tuple[str, int]]:
-    """The (binary self_link, percentage) writes that bring every deb to the target."""
-    if decision.action is Action.UNKNOWN:
-        return []
-    return [
-        (binary.self_link, decision.to_percentage)
-        for binary in update.debs
-        if binary.percentage != decision.to_percentage
-    ]
+        return str(self.key)
 
 
 class Cycle:
     def __init__(
         self,
-        settings: Settings,
+        options: CycleOptions,
         connect_archive: ArchiveFactory,
         errors: ErrorTrackerClient,
         store: Store,
         overrides: Overrides,
-        halts: dict[tuple[str, str, str], Halt],
+        halts: Mapping[UpdateKey, Halt],
         now: datetime,
         listeners: Sequence[DecisionListener] = (),
     ) -> None:
-        self.settings = settings
+        self.options = options
         self.connect_archive = connect_archive
         self.errors = errors
         self.store = store
@@ -147,30 +171,32 @@ class Cycle:
         self.halts = halts
         self.now = now
         self.listeners = listeners
-        self.dry_run = settings.effective_dry_run
+        self.dry_run = options.dry_run
         self.run_id = 0
         self._clients: ClientPool[LaunchpadArchive] = ClientPool(
-            settings.launchpad_workers,
+            options.launchpad_workers,
             lambda first: connect_archive(first.archive_link if first else None),
         )
-        self._errors_slots = threading.BoundedSemaphore(settings.errors_workers)
+        self._errors_slots = threading.BoundedSemaphore(options.errors_workers)
         self._rejected = threading.Event()
         self._progress = 0
         self._progress_lock = threading.Lock()
 
     def run(self) -> CycleResult:
         self.run_id = self.store.start_run(
-            self.now, self.dry_run, self.settings.step, self.settings.interval
+            self.now, self.dry_run, self.options.step, self.options.interval
         )
         result = CycleResult(self.run_id)
         for error in self.overrides.errors:
-            log.warning("overrides file %s: %s (line skipped)", self.settings.overrides, error)
+            log.warning(
+                "overrides file %s: %s (line skipped)", self.options.overrides_source, error
+            )
         try:
             work = self._list_work(result)
             self._process_all(work, result)
-        except (CredentialsRejected, Unauthorized):
+        except CredentialsRejected:
             self._rejected.set()
-        except READ_ERRORS as error:
+        except LaunchpadFailure as error:
             message = f"cannot read Launchpad: {error}"
             log.error("%s", message)
             result.failures.append(message)
@@ -182,14 +208,14 @@ class Cycle:
         return result
 
     def _list_work(self, result: CycleResult) -> list[WorkItem]:
-        since = self.now - self.settings.lookback
+        since = self.now - self.options.lookback
         work: list[WorkItem] = []
         with self._clients.checkout() as (_, archive):
-            all_series = archive.supported_series(self.settings.series)
+            all_series = archive.supported_series(self.options.series)
             for series in all_series:
                 try:
                     sources = archive.list_sources(series, since)
-                except READ_ERRORS as error:
+                except LaunchpadFailure as error:
                     message = f"{series.name}: cannot list -updates: {error}"
                     log.error("%s", message)
                     result.failures.append(message)
@@ -202,10 +228,10 @@ class Cycle:
                     continue
                 log.info("%s: %d source publication(s) in -updates", series.name, len(sources))
                 work.extend(WorkItem(series, s.source, s.version, listed=s) for s in sources)
-        keys = [(item.series.name, item.source, item.version) for item in work]
+        keys = [item.key for item in work]
         known = self.store.recorded_previous_versions(keys)
-        self.store.forget_reads_before(self.now - 2 * self.settings.interval)
-        reads = self.store.last_reads(keys, self.now - self.settings.interval, self.now)
+        self.store.forget_reads_before(self.now - 2 * self.options.interval)
+        reads = self.store.last_reads(keys, self.now - self.options.interval, self.now)
         return [
             replace(item, previous_version=known.get(key), last_read=reads.get(key))
             for item, key in zip(work, keys, strict=True)
@@ -214,10 +240,8 @@ class Cycle:
     def _process_all(self, work: list[WorkItem], result: CycleResult) -> None:
         # Enough threads to keep both bounds busy: one waits on Launchpad while
         # another waits on the Error Tracker. With one worker, strictly sequential.
-        sequential = self.settings.launchpad_workers == 1 and self.settings.errors_workers == 1
-        threads = (
-            1 if sequential else self.settings.launchpad_workers + self.settings.errors_workers
-        )
+        sequential = self.options.launchpad_workers == 1 and self.options.errors_workers == 1
+        threads = 1 if sequential else self.options.launchpad_workers + self.options.errors_workers
         with ThreadPoolExecutor(threads, thread_name_prefix="phaser") as pool:
             for item, outcome, failure in pool.map(lambda i: self._process(i, len(work)), work):
                 if outcome is not None:
@@ -226,9 +250,7 @@ class Cycle:
                         result.failures.append(f"{item}: {outcome.error}")
                 if failure is not None:
                     result.failures.append(f"{item}: {failure}")
-                    result.not_evaluated.append(
-                        NotEvaluated(item.series.name, item.source, item.version, failure)
-                    )
+                    result.not_evaluated.append(NotEvaluated(*item.key, failure))
         if self._rejected.is_set():
             raise CredentialsRejected(REJECTED)
 
@@ -237,10 +259,10 @@ class Cycle:
             return item, None, "not evaluated: Launchpad rejected the credentials"
         try:
             outcome = self._evaluate(item)
-        except (CredentialsRejected, Unauthorized):
+        except CredentialsRejected:
             self._rejected.set()
             return item, None, "Launchpad rejected the credentials"
-        except READ_ERRORS as error:
+        except LaunchpadFailure as error:
             log.error("%s: cannot read from Launchpad: %s", item, error)
             return item, None, f"cannot read from Launchpad: {error}"
         except Exception as error:
@@ -287,8 +309,8 @@ class Cycle:
             self.overrides,
             self.halts.get(update.key),
             self.now,
-            self.settings.step,
-            self.settings.interval,
+            self.options.step,
+            self.options.interval,
         )
 
     def _reusable(self, last_read: Update, decision: Decision) -> bool:
@@ -314,12 +336,11 @@ class Cycle:
         """
         writes = writes_for(update, decision)
         applied, error = not writes, None
-        # None: leave the kept read as it is (it was not read again, nor written).
-        keep_read = True if fresh else None
+        kept = KeptRead.REMEMBER if fresh else KeptRead.LEAVE
         if writes and not self.dry_run:
             # Forgotten before the first write, not with the record: a run killed in
             # between must not leave a read that Launchpad no longer agrees with.
-            keep_read = False
+            kept = KeptRead.FORGET
             with self.store.transaction() as connection:
                 self.store.forget_read(update.key, connection)
             binaries = {b.self_link: b for b in update.binaries}
@@ -331,14 +352,18 @@ class Cycle:
                 applied = True
             except CredentialsRejected:
                 self._record(
-                    update, decision, applied=False, error="credentials rejected", keep_read=False
+                    update,
+                    decision,
+                    applied=False,
+                    error="credentials rejected",
+                    kept=KeptRead.FORGET,
                 )
                 raise
-            except READ_ERRORS as failure:
+            except LaunchpadFailure as failure:
                 # Some binaries may be written already; the next run converges them.
                 error = f"write failed: {failure}"
                 log.error("%s %s %s: %s", update.series.name, update.source, update.version, error)
-        self._record(update, decision, applied=applied, error=error, keep_read=keep_read)
+        self._record(update, decision, applied=applied, error=error, kept=kept)
         return Outcome(update, decision, applied, error)
 
     def _record(
@@ -348,12 +373,12 @@ class Cycle:
         *,
         applied: bool,
         error: str | None,
-        keep_read: bool | None,
+        kept: KeptRead,
     ) -> None:
         with self.store.transaction() as connection:
-            if keep_read is True:
+            if kept is KeptRead.REMEMBER:
                 self.store.remember_read(update, self.now, connection)
-            elif keep_read is False:
+            elif kept is KeptRead.FORGET:
                 self.store.forget_read(update.key, connection)
             self.store.record(
                 self.run_id,
@@ -365,7 +390,7 @@ class Cycle:
                 connection=connection,
             )
             for listener in self.listeners:
-                listener(connection, self.run_id, update, decision)
+                listener(connection, self.run_id, update, decision, applied=applied)
 
     def _log(self, item: WorkItem, outcome: Outcome, total: int) -> None:
         with self._progress_lock:

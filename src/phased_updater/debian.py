@@ -1,4 +1,4 @@
-"""Debian package-name and version syntax, and version ordering.
+"""Debian package-name and version syntax, version ordering, and Ubuntu series names.
 
 Names and versions arrive from Launchpad, the Error Tracker and people (overrides,
 actions). They are checked here before they are put in a URL, a file name or a mail
@@ -18,10 +18,18 @@ _VERSION = re.compile(
     r"(?:(?P<epoch>[0-9]+):)?(?P<upstream>[0-9][A-Za-z0-9.+~:-]*?)(?:-(?P<revision>[A-Za-z0-9.+~]+))?"
 )
 _MAX_LENGTH = 256
+# An Ubuntu series as Launchpad names it (noble, jammy): a lower-case letter, then
+# lower-case letters, digits and hyphens. Series names go into report anchors, mail
+# and Error Tracker queries, so every reader checks them with this one rule.
+_SERIES_NAME = re.compile(r"[a-z][a-z0-9-]{0,31}")
 
 
 def is_source_name(text: str) -> bool:
     return len(text) <= _MAX_LENGTH and _SOURCE_NAME.fullmatch(text) is not None
+
+
+def is_series_name(text: str) -> bool:
+    return _SERIES_NAME.fullmatch(text) is not None
 
 
 def is_version(text: str) -> bool:

@@ -1,4 +1,10 @@
-"""Human-written durations: ``90m``, ``6h``, ``1d``, ``1h30m``, ``2w``.
+"""Times as text: durations people write (``6h``) and the timestamps of files and options.
+
+Timestamps are ISO 8601 everywhere (``--now``, the state database, the JSON report,
+the halts file): :func:`parse_timestamp` reads every one of them, a timestamp with no
+offset being UTC, and :func:`format_timestamp` writes them, in UTC to the second.
+
+Durations: ``90m``, ``6h``, ``1d``, ``1h30m``, ``2w``.
 
 Grammar: one or more ``<digits><unit>`` parts with no spaces between them, where the
 unit is ``w`` (week), ``d`` (day), ``h`` (hour), ``m`` (minute) or ``s`` (second).
@@ -17,7 +23,7 @@ days, so anything beyond a year is a mistake, not a wish.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 MAX_DURATION = timedelta(days=366)
 
@@ -97,3 +103,22 @@ def format_duration(duration: timedelta) -> str:
 
 def _describe_max() -> str:
     return f"the maximum of {MAX_DURATION.days}d"
+
+
+def parse_timestamp(text: str) -> datetime:
+    """An ISO 8601 timestamp (``Z`` or an offset; none means UTC), in UTC.
+
+    Raises ValueError naming the value when it is not one.
+    """
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"{text!r}: not an ISO 8601 timestamp (e.g. 2024-06-11T12:00:00Z)"
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def format_timestamp(moment: datetime) -> str:
+    """``moment`` in UTC to the second, as `parse_timestamp` reads it back."""
+    return moment.astimezone(UTC).isoformat(timespec="seconds")

@@ -1,4 +1,9 @@
-"""Exceptions shared across the engine."""
+"""Exceptions and exit statuses shared across the engine."""
+
+# The exit statuses of every command (`phased-updater run --help` documents them).
+EXIT_OK = 0
+EXIT_INCOMPLETE = 1  # some updates could not be evaluated, or the report not written
+EXIT_USAGE = 2  # bad usage or configuration: nothing was done
 
 
 class UsageError(Exception):

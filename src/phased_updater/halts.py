@@ -1,8 +1,15 @@
 """Manual halts: updates a person stopped, which the engine never resumes by itself.
 
-The file is JSON, `{"halts": [{"series", "source", "version", "reason", "by", "at"}]}`.
-Unlike the overrides file, a malformed halts file stops the run (exit 2): ignoring a
-halt would let the engine resume an update that a person deliberately stopped.
+The halts file is JSON, `{"halts": [{"series", "source", "version", "reason", "by",
+"at"}]}`. Unlike the overrides file, a malformed halts file stops the run (exit 2):
+ignoring a halt would let the engine resume an update that a person deliberately
+stopped.
+
+`halt` writes the halt to the file first (so every later cycle keeps the update at 0),
+then sets every deb of the update to 0 on Launchpad at once and records that as a
+decision, so the history says who halted it and why. `resume` only lifts the halt: the
+next cycle decides, by the usual rules, whether the update resumes or stays stopped on
+a problem the Error Tracker still reports.
 """
 
 from __future__ import annotations
@@ -10,16 +17,23 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import asdict
-from datetime import UTC, datetime
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from phased_updater.debian import check_source_name, check_version
+from phased_updater.duration import format_timestamp, parse_timestamp
 from phased_updater.errors import UsageError
-from phased_updater.model import Halt
+from phased_updater.model import CrashCheck, Halt, Update, UpdateKey
+from phased_updater.overrides import Overrides
+from phased_updater.policy import decide, writes_for
+from phased_updater.sources.launchpad import Connection, LaunchpadArchive, connect
+from phased_updater.store import Store
 
 _FIELDS = ("series", "source", "version", "reason", "by", "at")
+
+Halts = dict[UpdateKey, Halt]
 
 
 def _halt(index: int, item: Any) -> Halt:
@@ -27,26 +41,25 @@ def _halt(index: int, item: Any) -> Halt:
         raise ValueError(f"entry {index} needs the string fields {', '.join(_FIELDS)}")
     check_source_name(item["source"])
     check_version(item["version"])
-    at = datetime.fromisoformat(item["at"])
     return Halt(
         series=item["series"],
         source=item["source"],
         version=item["version"],
         reason=item["reason"],
         by=item["by"],
-        at=at if at.tzinfo else at.replace(tzinfo=UTC),
+        at=parse_timestamp(item["at"]),
     )
 
 
-def parse_halts(text: str) -> dict[tuple[str, str, str], Halt]:
+def parse_halts(text: str) -> Halts:
     data = json.loads(text) if text.strip() else {"halts": []}
     if not isinstance(data, dict) or not isinstance(data.get("halts"), list):
         raise ValueError('expected an object {"halts": [...]}')
     halts = [_halt(i, item) for i, item in enumerate(data["halts"])]
-    return {(h.series, h.source, h.version): h for h in halts}
+    return {h.key: h for h in halts}
 
 
-def load_halts(path: Path | None) -> dict[tuple[str, str, str], Halt]:
+def load_halts(path: Path | None) -> Halts:
     if path is None or not path.exists():
         return {}
     try:
@@ -55,11 +68,11 @@ def load_halts(path: Path | None) -> dict[tuple[str, str, str], Halt]:
         raise UsageError(f"halts file {str(path)!r}: {error}") from None
 
 
-def save_halts(path: Path, halts: dict[tuple[str, str, str], Halt]) -> None:
+def save_halts(path: Path, halts: Halts) -> None:
     """Replace the file atomically, so a reader never sees half a list."""
     entries = [
-        {**asdict(h), "at": h.at.astimezone(UTC).isoformat(timespec="seconds")}
-        for h in sorted(halts.values(), key=lambda h: (h.series, h.source, h.version))
+        {**asdict(h), "at": format_timestamp(h.at)}
+        for h in sorted(halts.values(), key=lambda h: h.key)
     ]
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".halts-")
@@ -67,3 +80,66 @@ def save_halts(path: Path, halts: dict[tuple[str, str, str], Halt]) -> None:
         json.dump({"halts": entries}, stream, indent=2)
         stream.write("\n")
     os.replace(temporary, path)
+
+
+@dataclass(frozen=True)
+class HaltSetup:
+    """What halting and resuming need of the settings."""
+
+    halts: Path
+    state: Path
+    connection: Connection | None  # None: a dry run, Launchpad is not changed
+    step: int
+    interval: timedelta
+
+
+def describe(key: UpdateKey) -> str:
+    return f"{key.source} {key.version} in {key.series}-updates"
+
+
+def _find_update(connection: Connection, wanted: UpdateKey) -> tuple[LaunchpadArchive, Update]:
+    archive = LaunchpadArchive(connect(connection))
+    [series] = archive.supported_series((wanted.series,))
+    update = archive.read_update(series, wanted.source, wanted.version)
+    if update is None:
+        raise UsageError(f"{describe(wanted)} is not phasing: nothing to halt")
+    return archive, update
+
+
+def halt(setup: HaltSetup, wanted: UpdateKey, reason: str, by: str, now: datetime) -> str:
+    """Halt `wanted`; returns a one-line summary."""
+    if not reason.strip() or not by.strip():
+        raise UsageError("--reason and --by are required: the report shows who halted and why")
+    halts = load_halts(setup.halts)
+    entry = halts.get(wanted) or Halt(*wanted, reason.strip(), by.strip(), now)
+    if setup.connection is None:
+        save_halts(setup.halts, {**halts, wanted: entry})
+        return f"halt of {describe(wanted)} recorded; Launchpad not changed (dry run)"
+    archive, update = _find_update(setup.connection, wanted)
+    # The file first: should the writes below fail, no cycle can resume the update.
+    save_halts(setup.halts, {**halts, wanted: entry})
+    decision = decide(update, CrashCheck(), Overrides(), entry, now, setup.step, setup.interval)
+    binaries = {b.self_link: b for b in update.binaries}
+    for self_link, percentage in writes_for(update, decision):
+        archive.set_percentage(binaries[self_link], percentage)
+    store = Store.open(setup.state)
+    try:
+        run_id = store.start_run(now, False, setup.step, setup.interval)
+        store.record(run_id, now, update, decision, applied=True)
+        store.finish_run(run_id, now, 0, {"halt": describe(wanted), "by": entry.by})
+    finally:
+        store.close()
+    return (
+        f"halted {describe(wanted)} at {decision.from_percentage}% (now 0%)"
+        f" by {entry.by}: {entry.reason}"
+    )
+
+
+def resume(setup: HaltSetup, wanted: UpdateKey) -> str:
+    halts = load_halts(setup.halts)
+    if wanted not in halts:
+        held = ", ".join(f"{s}/{p}/{v}" for s, p, v in sorted(halts)) or "none"
+        raise UsageError(f"{describe(wanted)} is not halted by hand (manual halts: {held})")
+    del halts[wanted]
+    save_halts(setup.halts, halts)
+    return f"lifted the halt of {describe(wanted)}; the next cycle decides whether it resumes"

@@ -9,9 +9,20 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 FULLY_PHASED = 100
+
+
+class UpdateKey(NamedTuple):
+    """Names one update everywhere: in the store, the report, halts and mail."""
+
+    series: str
+    source: str
+    version: str
+
+    def __str__(self) -> str:
+        return f"{self.series} {self.source} {self.version}"
 
 
 class State(enum.StrEnum):
@@ -82,8 +93,8 @@ class Update:
     highest_percentage: int
 
     @property
-    def key(self) -> tuple[str, str, str]:
-        return (self.series.name, self.source, self.version)
+    def key(self) -> UpdateKey:
+        return UpdateKey(self.series.name, self.source, self.version)
 
     @property
     def debs(self) -> tuple[BinaryPublication, ...]:
@@ -201,6 +212,10 @@ class Halt:
     by: str
     at: datetime
 
+    @property
+    def key(self) -> UpdateKey:
+        return UpdateKey(self.series, self.source, self.version)
+
 
 @dataclass(frozen=True)
 class NotEvaluated:
@@ -212,8 +227,8 @@ class NotEvaluated:
     error: str
 
     @property
-    def key(self) -> tuple[str, str, str]:
-        return (self.series, self.source, self.version)
+    def key(self) -> UpdateKey:
+        return UpdateKey(self.series, self.source, self.version)
 
     def to_json(self) -> dict[str, str]:
         return {

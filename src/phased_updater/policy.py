@@ -41,6 +41,20 @@ def minimum_wait(interval: timedelta) -> timedelta:
     return interval - interval / 10
 
 
+def writes_for(update: Update, decision: Decision) -> list[tuple[str, int]]:
+    """The (binary self_link, percentage) writes that bring every deb to the target.
+
+    Debug publications are never written: Launchpad rewrites a ddeb with its deb.
+    """
+    if decision.action is Action.UNKNOWN:
+        return []
+    return [
+        (binary.self_link, decision.to_percentage)
+        for binary in update.debs
+        if binary.percentage != decision.to_percentage
+    ]
+
+
 def _mark_overrides(
     update: Update, problems: tuple[Problem, ...], overrides: Overrides
 ) -> tuple[tuple[Problem, ...], tuple[str, ...]]:

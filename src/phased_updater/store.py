@@ -1,5 +1,6 @@
-"""The SQLite history of runs and decisions.
+"""The state database: the history of runs and decisions, and the mail outbox.
 
+Every table is created here, on open; the outbox's rules are in `mail/outbox.py`.
 History is append-only: a decision, once recorded, is never updated or deleted
 (triggers enforce it). The database runs in WAL mode and every decision is written in
 its own transaction, so a run killed at any point leaves every earlier decision intact
@@ -11,14 +12,15 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from phased_updater.model import Decision, NotEvaluated, Problem, Update
+from phased_updater.duration import format_timestamp, parse_timestamp
+from phased_updater.model import Action, Decision, NotEvaluated, Problem, State, Update, UpdateKey
 
 # 2 added last_reads, a cache (not history) of what the last run read from Launchpad.
 SCHEMA_VERSION = 2
@@ -66,20 +68,31 @@ CREATE TABLE IF NOT EXISTS last_reads (
     update_json TEXT NOT NULL,
     PRIMARY KEY (series, source, version)
 );
+CREATE TABLE IF NOT EXISTS mail_outbox (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    series TEXT NOT NULL,
+    source TEXT NOT NULL,
+    version TEXT NOT NULL,
+    signer_link TEXT,
+    creator_link TEXT,
+    subject TEXT NOT NULL,
+    body TEXT NOT NULL,
+    queued_at TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed', 'skipped')),
+    recipients TEXT,
+    notes TEXT NOT NULL DEFAULT '[]',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    sent_at TEXT
+);
+CREATE INDEX IF NOT EXISTS mail_outbox_by_status ON mail_outbox(status, id);
 CREATE TRIGGER IF NOT EXISTS decisions_never_updated BEFORE UPDATE ON decisions
 BEGIN SELECT RAISE(ABORT, 'decision history is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS decisions_never_deleted BEFORE DELETE ON decisions
 BEGIN SELECT RAISE(ABORT, 'decision history is append-only'); END;
 """
-
-
-def to_text(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds")
-
-
-def from_text(text: str) -> datetime:
-    moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -104,8 +117,8 @@ class DecisionRecord:
     version: str
     previous_version: str | None
     date_published: datetime
-    action: str
-    state: str
+    action: Action
+    state: State
     from_percentage: int
     to_percentage: int
     highest_percentage: int
@@ -121,8 +134,8 @@ class DecisionRecord:
     last_at: datetime | None = None
 
     @property
-    def key(self) -> tuple[str, str, str]:
-        return (self.series, self.source, self.version)
+    def key(self) -> UpdateKey:
+        return UpdateKey(self.series, self.source, self.version)
 
     @property
     def until(self) -> datetime:
@@ -132,8 +145,8 @@ class DecisionRecord:
 def _run(row: sqlite3.Row) -> RunRecord:
     return RunRecord(
         id=row["id"],
-        started=from_text(row["started"]),
-        finished=from_text(row["finished"]) if row["finished"] else None,
+        started=parse_timestamp(row["started"]),
+        finished=parse_timestamp(row["finished"]) if row["finished"] else None,
         dry_run=bool(row["dry_run"]),
         step=row["step"],
         interval=timedelta(seconds=row["interval_seconds"]),
@@ -146,19 +159,19 @@ def _decision(row: sqlite3.Row) -> DecisionRecord:
     return DecisionRecord(
         id=row["id"],
         run_id=row["run_id"],
-        at=from_text(row["at"]),
+        at=parse_timestamp(row["at"]),
         series=row["series"],
         source=row["source"],
         version=row["version"],
         previous_version=row["previous_version"],
-        date_published=from_text(row["date_published"]),
-        action=row["action"],
-        state=row["state"],
+        date_published=parse_timestamp(row["date_published"]),
+        action=Action(row["action"]),
+        state=State(row["state"]),
         from_percentage=row["from_percentage"],
         to_percentage=row["to_percentage"],
         highest_percentage=row["highest_percentage"],
-        since=from_text(row["since"]),
-        next_step_at=from_text(row["next_step_at"]) if row["next_step_at"] else None,
+        since=parse_timestamp(row["since"]),
+        next_step_at=parse_timestamp(row["next_step_at"]) if row["next_step_at"] else None,
         reason=row["reason"],
         problems=tuple(Problem.from_json(p) for p in json.loads(row["problems"])),
         overrides_applied=tuple(json.loads(row["overrides_applied"])),
@@ -177,6 +190,9 @@ _IDS_PER_QUERY = 500
 
 
 class Store:
+    """The database of one installation. Methods that take update keys accept any
+    (series, source, version) triple; the keys they return are `UpdateKey`s."""
+
     def __init__(self, connection: sqlite3.Connection) -> None:
         self.db = connection
         self._lock = threading.RLock()
@@ -214,11 +230,15 @@ class Store:
                 raise
             self.db.execute("COMMIT")
 
+    def query(self, sql: str, parameters: Sequence[object] = ()) -> list[sqlite3.Row]:
+        """Rows of a read-only statement, for the outbox's own table."""
+        return self.db.execute(sql, parameters).fetchall()
+
     def start_run(self, started: datetime, dry_run: bool, step: int, interval: timedelta) -> int:
         with self.transaction() as db:
             cursor = db.execute(
                 "INSERT INTO runs (started, dry_run, step, interval_seconds) VALUES (?, ?, ?, ?)",
-                (to_text(started), int(dry_run), step, int(interval.total_seconds())),
+                (format_timestamp(started), int(dry_run), step, int(interval.total_seconds())),
             )
         return int(cursor.lastrowid or 0)
 
@@ -228,7 +248,12 @@ class Store:
         with self.transaction() as db:
             db.execute(
                 "UPDATE runs SET finished = ?, exit_status = ?, summary = ? WHERE id = ?",
-                (to_text(finished), exit_status, json.dumps(summary, sort_keys=True), run_id),
+                (
+                    format_timestamp(finished),
+                    exit_status,
+                    json.dumps(summary, sort_keys=True),
+                    run_id,
+                ),
             )
 
     def add_run_failure(self, run_id: int, exit_status: int, failure: str) -> None:
@@ -268,19 +293,19 @@ class Store:
         """Append one decision. Pass `connection` to join a transaction already open."""
         values = (
             run_id,
-            to_text(at),
+            format_timestamp(at),
             update.series.name,
             update.source,
             update.version,
             update.previous_version,
-            to_text(update.date_published),
+            format_timestamp(update.date_published),
             str(decision.action),
             str(decision.state),
             decision.from_percentage,
             decision.to_percentage,
             decision.highest_percentage,
-            to_text(decision.since),
-            to_text(decision.next_step_at) if decision.next_step_at else None,
+            format_timestamp(decision.since),
+            format_timestamp(decision.next_step_at) if decision.next_step_at else None,
             decision.reason,
             json.dumps([p.to_json() for p in decision.problems], sort_keys=True),
             json.dumps(list(decision.overrides_applied)),
@@ -327,14 +352,14 @@ class Store:
 
     def recorded_previous_versions(
         self, updates: Iterable[tuple[str, str, str]]
-    ) -> dict[tuple[str, str, str], str]:
+    ) -> dict[UpdateKey, str]:
         """The previous version an earlier decision recorded, per (series, source, version).
 
         Once an update is published, the version it replaces does not change: a later
         run reuses it rather than reading the source's history from Launchpad again.
         Updates never decided on, or decided with no previous version, are left out.
         """
-        found: dict[tuple[str, str, str], str] = {}
+        found: dict[UpdateKey, str] = {}
         for key in updates:
             row = self.db.execute(
                 "SELECT previous_version FROM decisions WHERE series = ? AND source = ?"
@@ -342,18 +367,18 @@ class Store:
                 key,
             ).fetchone()
             if row is not None:
-                found[key] = row[0]
+                found[UpdateKey(*key)] = row[0]
         return found
 
     def last_reads(
         self, updates: Iterable[tuple[str, str, str]], read_since: datetime, now: datetime
-    ) -> dict[tuple[str, str, str], Update]:
+    ) -> dict[UpdateKey, Update]:
         """What Launchpad said of each update when a run last read it, if in (read_since, now).
 
         A read from the future (a replay with an earlier --now) is never reused.
         """
-        found: dict[tuple[str, str, str], Update] = {}
-        since, until = to_text(read_since), to_text(now)
+        found: dict[UpdateKey, Update] = {}
+        since, until = format_timestamp(read_since), format_timestamp(now)
         for key in updates:
             row = self.db.execute(
                 "SELECT update_json FROM last_reads WHERE series = ? AND source = ?"
@@ -361,7 +386,7 @@ class Store:
                 (*key, since, until),
             ).fetchone()
             if row is not None:
-                found[key] = Update.from_json(json.loads(row[0]))
+                found[UpdateKey(*key)] = Update.from_json(json.loads(row[0]))
         return found
 
     def remember_read(self, update: Update, at: datetime, connection: sqlite3.Connection) -> None:
@@ -369,7 +394,7 @@ class Store:
         connection.execute(
             "INSERT OR REPLACE INTO last_reads (series, source, version, read_at, update_json)"
             " VALUES (?, ?, ?, ?, ?)",
-            (*update.key, to_text(at), json.dumps(update.to_json(), sort_keys=True)),
+            (*update.key, format_timestamp(at), json.dumps(update.to_json(), sort_keys=True)),
         )
 
     def forget_read(self, key: tuple[str, str, str], connection: sqlite3.Connection) -> None:
@@ -381,12 +406,14 @@ class Store:
     def forget_reads_before(self, moment: datetime) -> int:
         """Drop reads too old to be reused by anyone; return how many."""
         with self.transaction() as db:
-            cursor = db.execute("DELETE FROM last_reads WHERE read_at < ?", (to_text(moment),))
+            cursor = db.execute(
+                "DELETE FROM last_reads WHERE read_at < ?", (format_timestamp(moment),)
+            )
         return cursor.rowcount
 
     def all_history(
         self, active_since: datetime | None = None
-    ) -> dict[tuple[str, str, str], list[DecisionRecord]]:
+    ) -> dict[UpdateKey, list[DecisionRecord]]:
         """Decisions grouped by update, oldest first: one query for the report.
 
         A run of identical decisions in a row (a year of "still stopped") comes back
@@ -400,7 +427,7 @@ class Store:
                 "WHERE (series, source, version) IN"
                 " (SELECT series, source, version FROM decisions WHERE at >= ?)"
             )
-            parameters = (to_text(active_since),)
+            parameters = (format_timestamp(active_since),)
         # Fold on narrow rows first, then read whole rows only for the first of each
         # fold: a year of "still stopped" is one row parsed, not 1,460.
         narrow = self.db.cursor()
@@ -420,7 +447,7 @@ class Store:
                 folds[first_id] = (1, row[4])
             previous = row
         ids = sorted(folds)
-        grouped: dict[tuple[str, str, str], list[DecisionRecord]] = {}
+        grouped: dict[UpdateKey, list[DecisionRecord]] = {}
         for start in range(0, len(ids), _IDS_PER_QUERY):
             chunk = ids[start : start + _IDS_PER_QUERY]
             marks = ", ".join("?" * len(chunk))
@@ -433,20 +460,12 @@ class Store:
                 record = replace(
                     _decision(row),
                     repeats=repeats,
-                    last_at=from_text(last_at) if repeats > 1 else None,
+                    last_at=parse_timestamp(last_at) if repeats > 1 else None,
                 )
                 grouped.setdefault(record.key, []).append(record)
         return grouped
 
-    def latest_decisions(self) -> list[DecisionRecord]:
-        """The newest decision of every update ever seen."""
-        rows = self.db.execute(
-            "SELECT d.* FROM decisions d JOIN (SELECT MAX(id) AS id FROM decisions"
-            " GROUP BY series, source, version) latest ON d.id = latest.id ORDER BY d.id"
-        ).fetchall()
-        return [_decision(row) for row in rows]
-
-    def last_in_flight(self, series: str, before_run: int) -> list[tuple[str, str, str]]:
+    def last_in_flight(self, series: str, before_run: int) -> list[UpdateKey]:
         """The updates of `series` still in flight when a finished run last listed it.
 
         That run is the latest finished one before `before_run` that decided on any
@@ -468,7 +487,7 @@ class Store:
             " AND state != 'complete' ORDER BY id",
             (run["id"], series),
         ).fetchall()
-        found = [(series, row["source"], row["version"]) for row in rows]
+        found = [UpdateKey(series, row["source"], row["version"]) for row in rows]
         entries = json.loads(run["summary"] or "{}").get("not_evaluated", [])
         missed = map(NotEvaluated.from_json, entries if isinstance(entries, list) else [])
         found += [m.key for m in missed if m is not None and m.series == series]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from phased_updater.publish import STALE_AFTER_SECONDS
+from phased_updater.atomic_write import STALE_AFTER_SECONDS
 from phased_updater.store import Store
 from tests.doubles.scenarios import CLEAN_UPDATE
 from tests.faults.invariants import levels
@@ -112,7 +112,7 @@ def test_a_read_only_report_dir_keeps_the_previous_report_whole(
 WRITE_UNDER_A_FILE_SIZE_LIMIT = """
 import resource, sys
 from pathlib import Path
-from phased_updater.publish import write_atomically
+from phased_updater.atomic_write import write_atomically
 
 limit = int(sys.argv[2])
 resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))

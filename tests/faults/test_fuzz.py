@@ -23,6 +23,7 @@ from action_params import HaltParams, OverrideParams, ResumeParams
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
+from phased_updater.commands.options import check_credentials_file as load_credentials
 from phased_updater.config import KEYS, load_settings
 from phased_updater.debian import (
     check_source_name,
@@ -33,7 +34,9 @@ from phased_updater.debian import (
 )
 from phased_updater.duration import MAX_DURATION, format_duration, parse_duration
 from phased_updater.errors import UsageError
-from phased_updater.errortracker import (
+from phased_updater.halts import load_halts, parse_halts
+from phased_updater.overrides import Override, Overrides
+from phased_updater.sources.errortracker import (
     NEW_BUCKETS,
     RATE_OF_CRASHES,
     ErrorTrackerFailure,
@@ -41,9 +44,6 @@ from phased_updater.errortracker import (
     objects_of,
     rate_problem,
 )
-from phased_updater.halts import load_halts, parse_halts
-from phased_updater.launchpad import load_credentials
-from phased_updater.overrides import Override, Overrides
 
 FUZZ = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

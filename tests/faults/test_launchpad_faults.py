@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from phased_updater.anchors import update_anchor
-from phased_updater.launchpad import REJECTED
+from phased_updater.report.anchors import update_anchor
+from phased_updater.sources.launchpad import REJECTED
 from tests.doubles import launchpad_render
 from tests.doubles.launchpad import Fault, LaunchpadDouble
 from tests.doubles.launchpad_render import Renderer

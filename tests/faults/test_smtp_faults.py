@@ -20,7 +20,7 @@ from typing import Self
 
 import pytest
 
-from phased_updater import outbox
+from phased_updater.mail import outbox
 from phased_updater.store import Store
 from tests.functional.engine import Engine
 from tests.functional.smtp_server import SmtpServer

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from phased_updater import cli
-from phased_updater.report import JSON_NAME
+from phased_updater.report.publish import JSON_NAME
 from tests.doubles.errortracker import ErrorTrackerDouble
 from tests.doubles.launchpad import LaunchpadDouble, write_credentials_file
 from tests.doubles.launchpad_model import BinaryState

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from phased_updater.draw import apt_draw, receives_update, update_manager_draw
+from phased_updater.apt_draw import apt_draw, receives_update, update_manager_draw
 from tests.functional.apt_sandbox import AptSandbox, Binary
 
 MACHINE_COUNT = 24

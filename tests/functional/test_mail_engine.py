@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from phased_updater import cli, mailing, outbox
+from phased_updater import cli
 from phased_updater.config import Settings
-from phased_updater.outbox import Status
+from phased_updater.mail import outbox
+from phased_updater.mail import session as mailing
+from phased_updater.mail.outbox import Status
 from phased_updater.store import Store
 from tests.doubles.errortracker import ErrorTrackerDouble
 from tests.doubles.launchpad import Fault, LaunchpadDouble, write_credentials_file
@@ -26,6 +28,7 @@ from tests.doubles.scenarios import (
     demo_errors,
 )
 from tests.functional.conftest import MakeLaunchpad
+from tests.functional.mail_previews import describe
 from tests.functional.smtp_server import SmtpServer, free_port
 
 CONSUMER, TOKEN, SECRET = "phased-updater", "mail-token", "mail-secret"
@@ -255,7 +258,7 @@ def test_a_dry_run_writes_previews_and_sends_nothing(phaser: Phaser, tmp_path: P
     files = sorted(p.name for p in preview.glob("*.eml"))
     assert len(files) == 3
     assert any(name.startswith("noble_libfoo_1.2-1ubuntu0.2_") for name in files)
-    summary = mailing.describe(
+    summary = describe(
         Settings(state=phaser.state, mail_preview_dir=preview, smtp_host="127.0.0.1")
     )
     assert "Bob Sponsor <bob@example.com>, Carol Contributor <carol@example.com>" in summary

@@ -9,8 +9,9 @@ import pytest
 from launchpadlib.credentials import AccessToken, Credentials
 from launchpadlib.launchpad import Launchpad
 
-from phased_updater.mail import Recipient
-from phased_updater.recipients import LookupFailed, PersonDirectory, resolve
+from phased_updater.mail.message import Recipient
+from phased_updater.mail.recipients import resolve
+from phased_updater.sources.people import LookupFailed, PersonDirectory
 from tests.doubles.launchpad import Fault, LaunchpadDouble
 
 CONSUMER, TOKEN, SECRET = "phased-updater", "people-token", "people-secret"

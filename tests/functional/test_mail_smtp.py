@@ -11,15 +11,15 @@ from typing import Any
 
 import pytest
 
-from phased_updater import outbox
 from phased_updater.config import Settings
-from phased_updater.mail import Recipient
-from phased_updater.mailing import MailSession
+from phased_updater.mail import outbox
+from phased_updater.mail.message import Recipient
+from phased_updater.mail.outbox import Status
+from phased_updater.mail.session import MailSession
+from phased_updater.mail.smtp import Relay, SmtpConfig
 from phased_updater.model import CrashCheck, Problem, ProblemKind
-from phased_updater.outbox import Status
 from phased_updater.overrides import Overrides
 from phased_updater.policy import decide
-from phased_updater.smtp import Relay, SmtpConfig
 from phased_updater.store import Store
 from tests.functional.smtp_server import Certificate, SmtpServer, free_port, make_certificate
 from tests.unit.factories import binary, update
@@ -46,7 +46,7 @@ def queue_stop(store: Store, settings: Settings, source: str = "foo") -> None:
     run_id = store.start_run(NOW, False, 10, timedelta(hours=6))
     with store.transaction() as connection:
         store.record(run_id, NOW, u, decision, applied=True, connection=connection)
-        session.on_decision(connection, run_id, u, decision)
+        session.on_decision(connection, run_id, u, decision, applied=True)
     for message in outbox.pending(store):
         if message.recipients is None:
             outbox.set_recipients(store, message.id, (ALICE, BOB), ())

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from phased_updater import report
+from phased_updater.atomic_write import write_atomically
 from phased_updater.commands.serve import create, parse_bind
 from phased_updater.errors import UsageError
-from phased_updater.publish import write_atomically
+from phased_updater.report import publish as report
 from phased_updater.store import Store
 from tests.unit import report_db
 

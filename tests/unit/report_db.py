@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from phased_updater.model import (
     BinaryPublication,
@@ -28,6 +29,8 @@ from phased_updater.model import (
 )
 from phased_updater.overrides import Override, Overrides
 from phased_updater.policy import decide
+from phased_updater.report.document import build_from
+from phased_updater.report.input import ReportInput
 from phased_updater.store import RunRecord, Store
 
 NOW = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
@@ -294,3 +297,21 @@ def bulk(store: Store, current: int, past: int, days: int, now: datetime = NOW) 
     record = store.run(runs[-1])
     assert record is not None
     return record
+
+
+def document(store: Store, run: RunRecord, now: datetime | None = None) -> dict[str, Any]:
+    """The JSON report of `run`, as `publish` would write it."""
+    return build_from(ReportInput.load(store, run, now))
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    """A plain `report.view.DeliveryView`, where no outbox row is at hand."""
+
+    series: str
+    source: str
+    version: str
+    status: str
+    attempts: int
+    last_error: str | None
+    queued_at: datetime

@@ -3,7 +3,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from phased_updater.launchpad import CACHE_MAX_AGE_SECONDS, prune_cache
+from phased_updater.sources.launchpad import CACHE_MAX_AGE_SECONDS, prune_cache
 
 NOW = 2_000_000_000.0
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from phased_updater.cycle import EXIT_INCOMPLETE, EXIT_OK, CycleResult, Outcome
+from phased_updater.cycle import CycleResult, Outcome
+from phased_updater.errors import EXIT_INCOMPLETE, EXIT_OK
 from phased_updater.model import CrashCheck, NotEvaluated
 from phased_updater.overrides import Overrides
 from phased_updater.policy import decide

@@ -16,22 +16,24 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from phased_updater.cli import build_parser, main
-from phased_updater.commands import check
-from phased_updater.draw import (
+from phased_updater.apt_draw import (
     MINSTD_MODULUS,
     MINSTD_MULTIPLIER,
     DrawMethod,
     PhasingEnvironment,
     SkipReason,
     apt_draw,
-    decide,
     minstd_state_from_word,
     receives_update,
     seed_seq_generate,
     uniform_int_from_minstd,
     update_manager_draw,
 )
+from phased_updater.apt_draw import (
+    draw_for as decide,
+)
+from phased_updater.cli import build_parser, main
+from phased_updater.commands import check
 from phased_updater.errors import UsageError
 
 MACHINE = "3d1219c7c4c5404aaa1f6d2a48adfda4"

@@ -10,10 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from phased_updater import mail
+from phased_updater.mail import message as mail
 from phased_updater.model import CrashCheck, Problem, ProblemKind
 from phased_updater.overrides import Overrides
 from phased_updater.policy import decide
+from phased_updater.report.anchors import update_anchor
+from phased_updater.text import one_line
 from tests.unit.factories import T0, binary, update
 
 CRASH = Problem(ProblemKind.NEW_CRASH, "https://errors.ubuntu.com/problem/abc", "foo_parse()")
@@ -87,7 +89,7 @@ def test_a_rate_without_a_baseline_says_so() -> None:
 
 
 def test_the_report_anchor_keeps_the_version_and_the_link_quotes_it() -> None:
-    assert mail.report_anchor("jammy", "foo", "1:2.0~rc1-1") == "u-jammy__foo__1_3a2.0_7erc1-1"
+    assert update_anchor("jammy", "foo", "1:2.0~rc1-1") == "u-jammy__foo__1_3a2.0_7erc1-1"
     link = mail.report_link("https://r.example/p/index.html#top", "jammy", "foo", "1:2.0~rc1-1")
     assert link == "https://r.example/p/index.html#u-jammy__foo__1_3a2.0_7erc1-1"
     assert mail.report_link(None, "jammy", "foo", "1") is None
@@ -147,7 +149,7 @@ def test_a_display_name_cannot_add_a_header_or_a_recipient(name: str) -> None:
 
 @given(st.text(max_size=200))
 def test_one_line_never_leaves_a_line_break(text: str) -> None:
-    flat = mail.one_line(text)
+    flat = one_line(text)
     assert flat.splitlines() == ([flat] if flat else [])
     assert flat == flat.strip()
 

@@ -7,20 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from phased_updater import outbox
-from phased_updater.mail import Recipient
-from phased_updater.outbox import Status
+from phased_updater.mail import outbox
+from phased_updater.mail.message import Recipient
+from phased_updater.mail.outbox import Status
 from phased_updater.store import Store
 from tests.unit.factories import T0
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
-    store = Store.open(tmp_path / "state.sqlite3")
-    with store.transaction() as connection:
-        outbox.ensure_schema(connection)
-        outbox.ensure_schema(connection)  # idempotent
-    return store
+    return Store.open(tmp_path / "state.sqlite3")
 
 
 def queue(store: Store, key: str = "jammy/foo/1.2-3ubuntu0.1/abc") -> bool:

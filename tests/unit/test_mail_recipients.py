@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from phased_updater.mail import Recipient
-from phased_updater.recipients import Person, choose
+from phased_updater.mail.message import Recipient
+from phased_updater.mail.recipients import choose
+from phased_updater.sources.people import Person
 
 LP = "https://api.launchpad.net/devel/"
 

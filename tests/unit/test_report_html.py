@@ -11,13 +11,13 @@ from html.parser import HTMLParser
 
 import pytest
 
-from phased_updater import report_html, report_view
 from phased_updater.model import Action, CrashCheck, Decision, Halt, State
-from phased_updater.report_json import ReportInput
-from phased_updater.report_view import DeliveryRow
+from phased_updater.report import page as report_html
+from phased_updater.report import view as report_view
+from phased_updater.report.input import ReportInput
 from phased_updater.store import RunRecord, Store
 from tests.unit import report_db
-from tests.unit.report_db import NOW, Plan, Simulation, crash
+from tests.unit.report_db import NOW, DeliveryRow, Plan, Simulation, crash
 
 
 class Page(HTMLParser):

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from phased_updater import report_json
 from phased_updater.model import Halt
+from phased_updater.report import document as report_json
 from phased_updater.store import RunRecord, Store
 from tests.unit import report_db
 from tests.unit.report_db import NOW
@@ -31,7 +31,7 @@ CONTRACT_HISTORY = {
 @pytest.fixture
 def document(store: Store, last_run: RunRecord) -> dict[str, Any]:
     # Through the text, as a reader gets it.
-    data: dict[str, Any] = json.loads(report_json.render(report_json.build(store, last_run)))
+    data: dict[str, Any] = json.loads(report_json.render(report_db.document(store, last_run)))
     return data
 
 
@@ -123,7 +123,7 @@ def test_free_text_is_redacted(store: Store) -> None:
         )
     )  # fmt: skip
     run = sim.run(NOW)
-    text = report_json.render(report_json.build(store, run))
+    text = report_json.render(report_db.document(store, run))
     assert "me@example.org" not in text
     assert "halted by [address hidden]: ask me" in text
 
@@ -132,7 +132,7 @@ def test_rerendering_later_keeps_generated_and_moves_rendered(
     store: Store, last_run: RunRecord
 ) -> None:
     later = NOW + timedelta(days=6)
-    document = report_json.build(store, last_run, later)
+    document = report_db.document(store, last_run, later)
     assert document["generated"] == "2026-11-02T06:00:00+00:00"
     assert document["rendered"] == "2026-11-08T06:00:00+00:00"
     assert document["recently_completed"] == []  # bash is 9 days old by then

@@ -12,10 +12,13 @@ from typing import Any
 
 import pytest
 
-from phased_updater import report_html, report_json, report_view
 from phased_updater.model import CrashCheck
-from phased_updater.report_json import ReportInput
+from phased_updater.report import document as report_json
+from phased_updater.report import page as report_html
+from phased_updater.report import view as report_view
+from phased_updater.report.input import ReportInput
 from phased_updater.store import RunRecord, Store
+from tests.unit import report_db
 from tests.unit.report_db import INTERVAL, JAMMY, NOBLE, NOW, Plan, Simulation, crash, from_time
 
 ERROR = "cannot read from Launchpad: 500 (ask sru-bot@example.com)"
@@ -51,7 +54,7 @@ def incomplete_run(store: Store) -> RunRecord:
 
 
 def document(store: Store, run: RunRecord) -> dict[str, Any]:
-    return report_json.build(store, run)
+    return report_db.document(store, run)
 
 
 def test_the_json_lists_each_with_its_last_known_state(
@@ -134,7 +137,7 @@ def test_the_last_state_is_the_latest_of_identical_decisions(store: Store) -> No
     libfoo = stopped_for_a_while(store, NOW - INTERVAL)
     run = not_evaluated_run(store, NOW, {"not_evaluated": [missed(libfoo)]})
 
-    [item] = report_json.build(store, run)["not_evaluated"]
+    [item] = report_db.document(store, run)["not_evaluated"]
 
     last = item["last_known"]
     # Stopped at NOW - 4 intervals, still stopped at each run since: decided last at the

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from phased_updater import timeline
-from phased_updater.timeline import LevelChange
+from phased_updater.report import timeline
+from phased_updater.report.timeline import LevelChange
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)

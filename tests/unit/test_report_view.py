@@ -6,13 +6,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from phased_updater import report_view
 from phased_updater.forecast import share_offered
-from phased_updater.report_json import ReportInput, redact
-from phased_updater.report_view import DeliveryRow, ReportView, UpdateView
+from phased_updater.report import view as report_view
+from phased_updater.report.anchors import update_anchor
+from phased_updater.report.input import ReportInput
+from phased_updater.report.view import ReportView, UpdateView
 from phased_updater.store import RunRecord, Store
+from phased_updater.text import redact
 from tests.unit import report_db
-from tests.unit.report_db import NOW
+from tests.unit.report_db import NOW, DeliveryRow
 
 
 @pytest.fixture
@@ -154,10 +156,10 @@ def test_only_http_links_are_kept() -> None:
 
 
 def test_anchors_are_unique_and_plain() -> None:
-    first = report_view.anchor("noble", "vim", "2:9.1+dfsg-1")
+    first = update_anchor("noble", "vim", "2:9.1+dfsg-1")
     assert first == "u-noble__vim__2_3a9.1_2bdfsg-1"
-    assert first != report_view.anchor("noble", "vim", "2.9.1+dfsg-1")
-    assert report_view.anchor("a", "b_c", "1") != report_view.anchor("a_b", "c", "1")
+    assert first != update_anchor("noble", "vim", "2.9.1+dfsg-1")
+    assert update_anchor("a", "b_c", "1") != update_anchor("a_b", "c", "1")
 
 
 @pytest.mark.parametrize(

@@ -10,11 +10,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from phased_updater.draw import (
+from phased_updater.apt_draw import (
     DrawMethod,
     PhasingDecision,
     PhasingEnvironment,
-    decide,
+    draw_for,
 )
 from phased_updater.errors import UsageError
 
@@ -114,7 +114,7 @@ def run(
         source_date_epoch_set=checks_local and "SOURCE_DATE_EPOCH" in environ,
         in_chroot=checks_local and probe_chroot(),
     )
-    decision = decide(
+    decision = draw_for(
         args.source,
         args.version,
         identity.machine_id,

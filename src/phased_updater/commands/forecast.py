@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from phased_updater.config import MINIMUM_INTERVAL, Settings
+from phased_updater.config import MINIMUM_INTERVAL, Settings, parse_now
 from phased_updater.duration import format_duration, parse_duration
 from phased_updater.errors import UsageError
 from phased_updater.forecast import ForecastStep, schedule
@@ -83,7 +83,7 @@ def run(args: argparse.Namespace, *, clock: Clock) -> int:
     start_percent = _parse_int(args.start, "--start", 0, 100)
     interval = _parse_interval(args.interval)
     fleet = None if args.fleet is None else _parse_int(args.fleet, "--fleet", 1, MAX_FLEET)
-    now = clock() if args.now is None else parse_timestamp(args.now)
+    now = clock() if args.now is None else parse_now(args.now)
     rows = schedule(start_percent, step, interval, now.astimezone(UTC))
     print(render_table(rows, start=now, fleet=fleet))
     if start_percent == 0:
@@ -92,19 +92,6 @@ def run(args: argparse.Namespace, *, clock: Clock) -> int:
             "forecast assumes phasing resumes now"
         )
     return 0
-
-
-def parse_timestamp(text: str) -> datetime:
-    """An ISO 8601 timestamp; one without a UTC offset is taken as UTC."""
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(
-            f"--now {text!r}: not an ISO 8601 timestamp (e.g. 2024-06-11T12:00:00Z)"
-        ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed
 
 
 def render_table(rows: list[ForecastStep], *, start: datetime, fleet: int | None) -> str:

@@ -7,10 +7,14 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from phased_updater import manual
-from phased_updater.config import Settings, add_common_options, load_settings
-from phased_updater.launchpad import LaunchpadFailure
+from phased_updater import halts
+from phased_updater.commands.options import add_common_options, launchpad_setup
+from phased_updater.config import Settings, load_settings
+from phased_updater.debian import check_source_name, check_version, is_series_name
+from phased_updater.errors import UsageError
 from phased_updater.lock import AlreadyRunning, exclusive
+from phased_updater.model import UpdateKey
+from phased_updater.sources.launchpad import Connection, LaunchpadFailure, resolve_service_root
 
 LOCK_WAIT_SECONDS = 300
 
@@ -45,9 +49,35 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     resume.set_defaults(handler=handle_resume)
 
 
-def _settings_and_target(args: argparse.Namespace) -> tuple[Settings, manual.Target]:
+def target(series: str, source: str, version: str) -> UpdateKey:
+    """The update named by --series, --source and --version; UsageError naming a bad one."""
+    try:
+        check_source_name(source, "--source")
+        check_version(version, "--version")
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    if not is_series_name(series):
+        raise UsageError(f"--series {series!r}: not an Ubuntu series name")
+    return UpdateKey(series, source, version)
+
+
+def _setup(settings: Settings, *, writes: bool) -> halts.HaltSetup:
+    """`writes`: the command changes Launchpad (unless it is a dry run)."""
+    if settings.halts is None:
+        raise UsageError("no halts file configured: set `halts` in the config or pass --halts")
+    connection = None
+    if writes and not settings.effective_dry_run:
+        with launchpad_setup():
+            root = resolve_service_root(settings.launchpad)
+        connection = Connection(root, settings.credentials, settings.cache_dir)
+    return halts.HaltSetup(
+        settings.halts, settings.state, connection, settings.step, settings.interval
+    )
+
+
+def _settings_and_target(args: argparse.Namespace) -> tuple[Settings, UpdateKey]:
     # `--series` here names one series; keep it out of the run settings' series list.
-    wanted = manual.target(args.series, args.source, args.version)
+    wanted = target(args.series, args.source, args.version)
     args.series = None
     return load_settings(args), wanted
 
@@ -55,7 +85,10 @@ def _settings_and_target(args: argparse.Namespace) -> tuple[Settings, manual.Tar
 def _locked(settings: Settings, action: Callable[[], str]) -> int:
     """Run `action` under the cycle lock, waiting for a running cycle, not racing it."""
     try:
-        with exclusive(settings.state.with_suffix(".lock"), wait=LOCK_WAIT_SECONDS):
+        with (
+            exclusive(settings.state.with_suffix(".lock"), wait=LOCK_WAIT_SECONDS),
+            launchpad_setup(),
+        ):
             print(action())
     except (AlreadyRunning, LaunchpadFailure) as error:
         print(f"phased-updater: {error}", file=sys.stderr)
@@ -65,10 +98,12 @@ def _locked(settings: Settings, action: Callable[[], str]) -> int:
 
 def handle_halt(args: argparse.Namespace) -> int:
     settings, wanted = _settings_and_target(args)
+    setup = _setup(settings, writes=True)
     now = settings.now or datetime.now(UTC)
-    return _locked(settings, lambda: manual.halt(settings, wanted, args.reason, args.by, now))
+    return _locked(settings, lambda: halts.halt(setup, wanted, args.reason, args.by, now))
 
 
 def handle_resume(args: argparse.Namespace) -> int:
     settings, wanted = _settings_and_target(args)
-    return _locked(settings, lambda: manual.resume(settings, wanted))
+    setup = _setup(settings, writes=False)
+    return _locked(settings, lambda: halts.resume(setup, wanted))

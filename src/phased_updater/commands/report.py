@@ -5,14 +5,15 @@ from __future__ import annotations
 import argparse
 import logging
 
-from phased_updater import report
 from phased_updater.config import load_settings
-from phased_updater.errors import UsageError
+from phased_updater.errors import EXIT_INCOMPLETE, UsageError
+from phased_updater.mail import outbox
+from phased_updater.report.publish import publish
 from phased_updater.store import Store
 
 log = logging.getLogger("phased_updater.report")
 
-EXIT_NO_RUN = 1
+EXIT_NO_RUN = EXIT_INCOMPLETE
 
 DESCRIPTION = """\
 Write index.html and phased-updates.json into --report-dir again, from the state
@@ -60,7 +61,14 @@ def handle(args: argparse.Namespace) -> int:
             log.error("%s holds no finished run: nothing to report", settings.state)
             return EXIT_NO_RUN
         try:
-            paths = report.publish_run(settings.report_dir, settings, store, run, settings.now)
+            paths = publish(
+                settings.report_dir,
+                store,
+                run,
+                now=settings.now,
+                deliveries=outbox.deliveries(store),
+                email_off=settings.smtp_host is None,
+            )
         except OSError as error:
             log.error("cannot write the report to %s: %s", settings.report_dir, error)
             return EXIT_NO_RUN

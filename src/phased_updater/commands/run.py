@@ -7,22 +7,30 @@ import logging
 import time
 from datetime import UTC, datetime
 
-from phased_updater import mailing, report
-from phased_updater.config import Settings, add_common_options, load_settings
-from phased_updater.cycle import EXIT_INCOMPLETE, Cycle
-from phased_updater.errors import UsageError
-from phased_updater.errortracker import ErrorTrackerClient
+from phased_updater.commands.options import (
+    add_common_options,
+    add_mail_options,
+    check_credentials_file,
+    launchpad_setup,
+)
+from phased_updater.config import Settings, load_settings
+from phased_updater.cycle import Cycle, CycleOptions
+from phased_updater.errors import EXIT_INCOMPLETE, UsageError
 from phased_updater.halts import load_halts
-from phased_updater.launchpad import (
+from phased_updater.lock import AlreadyRunning, exclusive
+from phased_updater.mail import outbox
+from phased_updater.mail.session import MailSession
+from phased_updater.overrides import Overrides
+from phased_updater.report.publish import publish
+from phased_updater.sources.errortracker import ErrorTrackerClient
+from phased_updater.sources.launchpad import (
     Connection,
     LaunchpadArchive,
     connect,
-    load_credentials,
     prune_cache,
     resolve_service_root,
 )
-from phased_updater.lock import AlreadyRunning, exclusive
-from phased_updater.overrides import Overrides
+from phased_updater.sources.people import directory_factory
 from phased_updater.store import Store
 
 log = logging.getLogger("phased_updater.run")
@@ -85,18 +93,32 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         metavar="SECONDS",
         help="give up on a Launchpad request after this long (default 60)",
     )
-    mailing.add_options(parser)
+    add_mail_options(parser)
     parser.set_defaults(handler=handle)
+
+
+def cycle_options(settings: Settings) -> CycleOptions:
+    return CycleOptions(
+        step=settings.step,
+        interval=settings.interval,
+        lookback=settings.lookback,
+        series=settings.series,
+        dry_run=settings.effective_dry_run,
+        launchpad_workers=settings.launchpad_workers,
+        errors_workers=settings.errors_workers,
+        overrides_source=str(settings.overrides),
+    )
 
 
 def run_once(settings: Settings) -> int:
     """A whole cycle with its report; the caller has validated `settings`."""
     now = settings.now or datetime.now(UTC)
-    service_root = resolve_service_root(settings.launchpad)
+    with launchpad_setup():
+        service_root = resolve_service_root(settings.launchpad)
     overrides = Overrides.load(settings.overrides) if settings.overrides else Overrides()
     halts = load_halts(settings.halts)
     if settings.credentials is not None:
-        load_credentials(settings.credentials)  # a bad file is a usage error, before any run
+        check_credentials_file(settings.credentials)  # a bad file is a usage error, before any run
     if settings.anonymous and not settings.dry_run:
         log.info("no --credentials: logging in anonymously, so this is a dry run")
     store = Store.open(settings.state)
@@ -112,10 +134,10 @@ def run_once(settings: Settings) -> int:
         def connect_archive(archive_link: str | None) -> LaunchpadArchive:
             return LaunchpadArchive(connect(connection), archive_link)
 
-        # Mail (issue 4): queued with each STOP decision, looked up and sent after the cycle.
-        mail_session = mailing.prepare(settings, lambda: connect_archive(None).lp, store, now)
+        # Stops are queued with their decisions, looked up and sent after the cycle.
+        mail_session = MailSession(settings, directory_factory(connection), store, now)
         cycle = Cycle(
-            settings,
+            cycle_options(settings),
             connect_archive,
             ErrorTrackerClient(settings.errors_url, timeout=(10.0, settings.errors_timeout)),
             store,
@@ -124,13 +146,22 @@ def run_once(settings: Settings) -> int:
             now,
             listeners=[mail_session.on_decision],
         )
-        result = cycle.run()
+        with launchpad_setup():
+            result = cycle.run()
         mail_session.finish()
         status = result.exit_status
         run = store.run(result.run_id)
         if settings.report_dir is not None and run is not None:
             try:
-                for path in report.publish_run(settings.report_dir, settings, store, run, now):
+                paths = publish(
+                    settings.report_dir,
+                    store,
+                    run,
+                    now=now,
+                    deliveries=outbox.deliveries(store),
+                    email_off=settings.smtp_host is None,
+                )
+                for path in paths:
                     log.info("wrote %s", path)
             except OSError as error:
                 message = f"cannot write the report to {settings.report_dir}: {error}"

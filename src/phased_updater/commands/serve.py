@@ -11,7 +11,7 @@ from typing import Any
 import waitress
 
 from phased_updater.errors import UsageError
-from phased_updater.server import ReportApp
+from phased_updater.report.server import ReportApp
 
 log = logging.getLogger("phased_updater.serve")
 

@@ -15,7 +15,7 @@ import hashlib
 import jinja2
 from markupsafe import Markup
 
-from phased_updater.report_view import ReportView
+from phased_updater.report.view import ReportView
 
 
 def _csp_hash(text: str) -> str:
@@ -42,7 +42,7 @@ def _share(value: float) -> str:
 @functools.cache
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("phased_updater", "templates"),
+        loader=jinja2.PackageLoader("phased_updater.report", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

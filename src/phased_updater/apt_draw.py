@@ -30,7 +30,7 @@ __all__ = [
     "PhasingEnvironment",
     "SkipReason",
     "apt_draw",
-    "decide",
+    "draw_for",
     "minstd_rand_seed_from_sequence",
     "minstd_state_from_word",
     "receives_update",
@@ -249,7 +249,7 @@ class PhasingDecision:
     skipped: tuple[SkipReason, ...]
 
 
-def decide(
+def draw_for(
     source: str,
     version: str,
     machine_id: str,

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import re
 import textwrap
-import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.headerregistry import Address
@@ -24,9 +23,10 @@ from email.policy import SMTP
 from email.utils import format_datetime, parseaddr
 from urllib.parse import quote
 
-from phased_updater.anchors import update_anchor
 from phased_updater.model import Decision, Problem, ProblemKind, Update
 from phased_updater.overrides import INCREASED_RATE, Override, normalise_url
+from phased_updater.report.anchors import update_anchor
+from phased_updater.text import one_line
 
 SRU_TEAM = "ubuntu-sru"
 # Long enough for any real signature, short enough to keep the message readable.
@@ -36,19 +36,6 @@ WIDTH = 72
 # Used only where no sender is configured (a dry run's preview).
 PREVIEW_SENDER = "phased-updater@localhost"
 _FILE_UNSAFE = re.compile(r"[^A-Za-z0-9.+~:_-]")
-
-
-def one_line(text: str, limit: int | None = None) -> str:
-    """`text` as a single line: control, format and separator characters become spaces.
-
-    Unicode has line breaks beyond CR and LF (U+0085, U+2028, ...) and invisible
-    direction overrides (category Cf): all of them go, not just the ASCII ones.
-    """
-    cleaned = "".join(" " if unicodedata.category(char)[0] in "CZ" else char for char in text)
-    flat = " ".join(cleaned.split())
-    if limit is not None and len(flat) > limit:
-        flat = flat[: limit - 1].rstrip() + "…"
-    return flat
 
 
 def header_text(text: str, limit: int | None = None) -> str:
@@ -72,16 +59,11 @@ def is_usable_address(address: str) -> bool:
     return parseaddr(address)[1] == address
 
 
-def report_anchor(series: str, source: str, version: str) -> str:
-    """The id of the update's entry in the HTML report: the report's own."""
-    return update_anchor(series, source, version)
-
-
 def report_link(report_url: str | None, series: str, source: str, version: str) -> str | None:
     if not report_url:
         return None
     base = report_url.split("#", 1)[0]
-    return f"{base}#{quote(report_anchor(series, source, version), safe='')}"
+    return f"{base}#{quote(update_anchor(series, source, version), safe='')}"
 
 
 @dataclass(frozen=True)

@@ -17,19 +17,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from phased_updater import timeline
-from phased_updater.anchors import update_anchor
 from phased_updater.duration import format_duration
 from phased_updater.model import Problem
-from phased_updater.report_json import (
+from phased_updater.report import timeline
+from phased_updater.report.anchors import update_anchor
+from phased_updater.report.input import (
     ReportInput,
     forecast_completion,
     offered_share,
     percentage_after,
-    redact,
     same_decision,
 )
 from phased_updater.store import DecisionRecord
+from phased_updater.text import redact
 
 LAUNCHPAD_SOURCE = "https://launchpad.net/ubuntu/+source/{source}/{version}"
 ERRORS_PACKAGE = "https://errors.ubuntu.com/?package={source}&period=month"
@@ -80,19 +80,6 @@ class DeliveryView(Protocol):
     def last_error(self) -> str | None: ...
     @property
     def queued_at(self) -> datetime: ...
-
-
-@dataclass(frozen=True)
-class DeliveryRow:
-    """A plain `DeliveryView`, for callers that have no outbox row object at hand."""
-
-    series: str
-    source: str
-    version: str
-    status: str
-    attempts: int
-    last_error: str | None
-    queued_at: datetime
 
 
 @dataclass(frozen=True)
@@ -294,9 +281,6 @@ def web_link(url: str) -> str | None:
     return url if re.match(r"https?://[^\s]+\Z", url) else None
 
 
-anchor = update_anchor
-
-
 def _number(value: Any) -> float | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
@@ -377,7 +361,7 @@ def update_view(
     completion = forecast_completion(record, percentage, run.step, run.interval)
     chart_start = min(record.date_published, history[0].at if history else record.at)
     return UpdateView(
-        anchor=anchor(record.series, record.source, record.version),
+        anchor=update_anchor(record.series, record.source, record.version),
         series=record.series,
         source=record.source,
         version=record.version,
@@ -417,7 +401,7 @@ def mail_panel(
     deliveries: Sequence[DeliveryView], email_off: bool, now: datetime, shown: set[str]
 ) -> MailPanel:
     def line(delivery: DeliveryView) -> DeliveryLine:
-        target = anchor(delivery.series, delivery.source, delivery.version)
+        target = update_anchor(delivery.series, delivery.source, delivery.version)
         return DeliveryLine(
             anchor=target if target in shown else None,
             series=delivery.series,

@@ -1,6 +1,6 @@
 """Mail about stopped updates, wired into a run: queue with the decision, send after.
 
-`prepare` before the cycle gives a `MailSession`; its `on_decision` is the cycle's
+A `MailSession` is made before the cycle; its `on_decision` is the cycle's
 `DecisionListener` and `finish` runs after the cycle. The split keeps every remote call
 out of the database transactions:
 
@@ -20,95 +20,66 @@ into the preview directory instead, with its recipients looked up the same way.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from email import message_from_bytes, policy
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
-import httplib2
-from lazr.restfulclient.errors import HTTPError
-
-from phased_updater import mail, outbox, recipients
-from phased_updater.config import SMTP_AUTH, SMTP_SECURITY, Settings
+from phased_updater.atomic_write import write_atomically
 from phased_updater.errors import UsageError
-from phased_updater.launchpad import LaunchpadFailure
-from phased_updater.mail import Recipient, Stop
+from phased_updater.mail import message as compose
+from phased_updater.mail import outbox, recipients
+from phased_updater.mail.message import Recipient, Stop
+from phased_updater.mail.smtp import (
+    ConfigurationProblem,
+    NotAccepted,
+    Relay,
+    SmtpConfig,
+    SmtpSettings,
+    Unreachable,
+)
 from phased_updater.model import Action, Decision, Update
-from phased_updater.publish import write_atomically
-from phased_updater.smtp import ConfigurationProblem, NotAccepted, Relay, SmtpConfig, Unreachable
+from phased_updater.sources.launchpad import LaunchpadFailure
+from phased_updater.sources.people import DirectoryFactory, LookupFailed, PersonDirectory
 from phased_updater.store import Store
+from phased_updater.text import one_line
 
 log = logging.getLogger(__name__)
 
 PREVIEW_HEADER = "X-Phased-Updater-Preview"
 SKIPPED_HEADER = "X-Phased-Updater-Not-Sent-To"
-# Makes a launchpadlib client on the calling thread; called at most once per run.
-LaunchpadConnector = Callable[[], Any]
 
 
-def add_options(parser: argparse.ArgumentParser) -> None:
-    """The mail options of `run`; each is also a key of the TOML config."""
-    group = parser.add_argument_group(
-        "email", "mail the signer and creator of an update when phasing stops it"
-    )
-    group.add_argument("--smtp-host", dest="smtp_host", metavar="HOST", help="without it, no email")
-    group.add_argument("--smtp-port", dest="smtp_port", metavar="PORT", help="default 25")
-    group.add_argument("--smtp-user", dest="smtp_user", metavar="USER")
-    group.add_argument(
-        "--smtp-password-file",
-        dest="smtp_password_file",
-        metavar="FILE",
-        help="file whose first line is the SMTP password",
-    )
-    group.add_argument(
-        "--smtp-timeout",
-        dest="smtp_timeout",
-        metavar="SECONDS",
-        help="give up on the relay after this long (default 30)",
-    )
-    group.add_argument("--smtp-auth", dest="smtp_auth", choices=SMTP_AUTH, help="default none")
-    group.add_argument(
-        "--smtp-security", dest="smtp_security", choices=SMTP_SECURITY, help="default none"
-    )
-    group.add_argument(
-        "--smtp-skip-verify",
-        dest="smtp_skip_verify",
-        action="store_true",
-        help="do not verify the relay's TLS certificate (only for a relay you trust)",
-    )
-    group.add_argument("--mail-from", dest="mail_from", metavar="ADDRESS", help="sender address")
-    group.add_argument(
-        "--mail-cc", dest="mail_cc", metavar="ADDRESS[,ADDRESS...]", help="copy every message"
-    )
-    group.add_argument(
-        "--mail-robots",
-        dest="mail_robots",
-        metavar="NAME[,NAME...]",
-        help="more Launchpad accounts never mailed (katie and ubuntu-archive-robot always)",
-    )
-    group.add_argument(
-        "--mail-preview-dir",
-        dest="mail_preview_dir",
-        metavar="DIR",
-        help="where a dry run writes the messages it would send (default: mail-preview/"
-        " beside the state database)",
-    )
+class MailSettings(SmtpSettings, Protocol):
+    """What the mail session reads of the settings (config.Settings has all of it)."""
+
+    @property
+    def mail_from(self) -> str | None: ...
+    @property
+    def mail_cc(self) -> tuple[str, ...]: ...
+    @property
+    def mail_robots(self) -> tuple[str, ...]: ...
+    @property
+    def report_url(self) -> str | None: ...
+    @property
+    def report_dir(self) -> Path | None: ...
+    @property
+    def effective_mail_preview_dir(self) -> Path: ...
+    @property
+    def effective_dry_run(self) -> bool: ...
 
 
-def email_off_reason(settings: Settings) -> str | None:
+def email_off_reason(settings: MailSettings) -> str | None:
     """Why no email is sent, for the report; None when email is on."""
     if settings.smtp_host is None:
         return outbox.EMAIL_OFF
     return None
 
 
-def check_preview_dir(settings: Settings) -> Path:
+def check_preview_dir(settings: MailSettings) -> Path:
     """The preview directory, refused inside the published report directory."""
     preview = settings.effective_mail_preview_dir
     if settings.report_dir is not None:
@@ -155,8 +126,8 @@ class MailSession:
 
     def __init__(
         self,
-        settings: Settings,
-        connect_launchpad: LaunchpadConnector,
+        settings: MailSettings,
+        people: DirectoryFactory,
         store: Store,
         now: datetime,
     ) -> None:
@@ -165,8 +136,8 @@ class MailSession:
         self.now = now
         self.dry_run = settings.effective_dry_run
         self.preview_dir = check_preview_dir(settings)
-        self._connect_launchpad = connect_launchpad
-        self._directory: recipients.PersonDirectory | None = None
+        self._people = people
+        self._directory: PersonDirectory | None = None
         self._lock = threading.Lock()
         self._previews: list[_Preview] = []
         self._queued = 0
@@ -179,20 +150,27 @@ class MailSession:
             self.problem = str(error)
         if settings.smtp_host is not None and not _usable(settings.mail_from):
             self.problem = f"mail_from {settings.mail_from!r}: a sender address is needed"
-        bad_cc = [a for a in settings.mail_cc if not mail.is_usable_address(a)]
+        bad_cc = [a for a in settings.mail_cc if not compose.is_usable_address(a)]
         if bad_cc:
             self.problem = f"mail_cc {', '.join(map(repr, bad_cc))}: not a usable address"
         if self.problem and not self.dry_run:
             log.error("email cannot be sent: %s; messages stay queued", self.problem)
-        with store.transaction() as connection:
-            outbox.ensure_schema(connection)
 
     # -- inside the decision's transaction ------------------------------------
 
     def on_decision(
-        self, connection: sqlite3.Connection, run_id: int, update: Update, decision: Decision
+        self,
+        connection: sqlite3.Connection,
+        run_id: int,
+        update: Update,
+        decision: Decision,
+        *,
+        applied: bool,
     ) -> None:
-        """Queue the stop's message: called inside the transaction recording `decision`."""
+        """Queue the stop's message: called inside the transaction recording `decision`.
+
+        `applied` says whether the decision's writes reached Launchpad.
+        """
         if decision.action is not Action.STOP:
             return
         stop = Stop.of(update, decision)
@@ -202,7 +180,7 @@ class MailSession:
             with self._lock:
                 self._previews.append(_Preview(stop, update.signer_link, update.creator_link))
             return
-        if not _stop_written(connection, run_id, update):
+        if not applied:
             return  # Launchpad still has it phasing: the next run stops it, and mails then
         email_off = self.settings.smtp_host is None
         added = outbox.queue(
@@ -214,8 +192,8 @@ class MailSession:
             version=stop.version,
             signer_link=update.signer_link,
             creator_link=update.creator_link,
-            subject=mail.subject(stop),
-            body=mail.body(stop, self.settings.report_url),
+            subject=compose.subject(stop),
+            body=compose.body(stop, self.settings.report_url),
             queued_at=self.now,
             status=outbox.Status.SKIPPED if email_off else outbox.Status.PENDING,
             last_error=outbox.EMAIL_OFF if email_off else None,
@@ -243,12 +221,12 @@ class MailSession:
             return outbox.EMAIL_OFF
         return f"email via {self.smtp.host}:{self.smtp.port} ({self.smtp.security})"
 
-    def _directory_or_none(self) -> recipients.PersonDirectory | str:
+    def _directory_or_none(self) -> PersonDirectory | str:
         """This run's person directory, or why Launchpad cannot be asked."""
         if self._directory is None:
             try:
-                self._directory = recipients.PersonDirectory(self._connect_launchpad())
-            except (LaunchpadFailure, HTTPError, httplib2.HttpLib2Error, OSError) as error:
+                self._directory = self._people()
+            except LaunchpadFailure as error:
                 return f"cannot connect to Launchpad: {error}"
         return self._directory
 
@@ -256,7 +234,7 @@ class MailSession:
         """Raises LookupFailed when Launchpad cannot answer."""
         directory = self._directory_or_none()
         if isinstance(directory, str):
-            raise recipients.LookupFailed(directory)
+            raise LookupFailed(directory)
         return recipients.resolve(directory, signer_link, creator_link, self.settings.mail_robots)
 
     def _addressing(self, to: tuple[Recipient, ...]) -> tuple[tuple[Recipient, ...], ...]:
@@ -271,19 +249,19 @@ class MailSession:
 
     def _sender(self) -> str:
         sender = self.settings.mail_from
-        return sender if sender is not None and _usable(sender) else mail.PREVIEW_SENDER
+        return sender if sender is not None and _usable(sender) else compose.PREVIEW_SENDER
 
     def _write_previews(self, summary: MailSummary) -> None:
         for item in sorted(self._previews, key=lambda p: p.stop.key):
             try:
                 found = self._look_up(item.signer_link, item.creator_link)
-            except recipients.LookupFailed as error:
+            except LookupFailed as error:
                 found = recipients.Recipients((), (f"recipients not looked up: {error}",))
             to, cc = self._addressing(found.to)
-            message = mail.build_message(
+            message = compose.build_message(
                 key=item.stop.key,
-                subject_text=mail.subject(item.stop),
-                body_text=mail.body(item.stop, self.settings.report_url),
+                subject_text=compose.subject(item.stop),
+                body_text=compose.body(item.stop, self.settings.report_url),
                 sender=self._sender(),
                 to=to,
                 cc=cc,
@@ -314,7 +292,7 @@ class MailSession:
             if message.recipients is None:
                 try:
                     found = self._look_up(message.signer_link, message.creator_link)
-                except recipients.LookupFailed as error:
+                except LookupFailed as error:
                     outbox.note_problem(self.store, message.id, str(error))
                     summary.still_pending += 1
                     continue
@@ -347,7 +325,7 @@ class MailSession:
     ) -> str:
         """Send one message; the name of the MailSummary counter it adds to."""
         sender = self._sender()
-        data = mail.build_message(
+        data = compose.build_message(
             key=message.key,
             subject_text=message.subject,
             body_text=message.body,
@@ -377,56 +355,8 @@ class MailSession:
 
 def _label(recipient: Recipient, number: int) -> str:
     """How a refused recipient is named in the outbox: never by address."""
-    return mail.one_line(recipient.name, 60) or f"recipient {number}"
+    return one_line(recipient.name, 60) or f"recipient {number}"
 
 
 def _usable(address: str | None) -> bool:
-    return address is not None and mail.is_usable_address(address)
-
-
-def _stop_written(connection: sqlite3.Connection, run_id: int, update: Update) -> bool:
-    """Whether this run's STOP reached Launchpad (read in the same transaction)."""
-    row = connection.execute(
-        "SELECT applied FROM decisions WHERE run_id = ? AND series = ? AND source = ?"
-        " AND version = ? ORDER BY id DESC LIMIT 1",
-        (run_id, update.series.name, update.source, update.version),
-    ).fetchone()
-    return bool(row is not None and row[0])
-
-
-def prepare(
-    settings: Settings, connect_launchpad: LaunchpadConnector, store: Store, now: datetime
-) -> MailSession:
-    """The run's mail session; raises UsageError for a preview dir inside the report."""
-    return MailSession(settings, connect_launchpad, store, now)
-
-
-def describe(settings: Settings) -> str:
-    """A short account of the mail queued or previewed so far, and where to read it."""
-    off = email_off_reason(settings)
-    lines = [off.capitalize() if off else f"Email via {settings.smtp_host}:{settings.smtp_port}"]
-    if settings.state.exists():
-        store = Store.open(settings.state)
-        try:
-            found = outbox.deliveries(store)
-        finally:
-            store.close()
-        lines.append(f"Outbox in {settings.state}: {len(found)} message(s)")
-        lines += [
-            f"  {d.status:<8} {d.series} {d.source} {d.version}: {d.subject}"
-            + (f" [{d.last_error}]" if d.last_error else "")
-            for d in found
-        ]
-    preview_dir = settings.effective_mail_preview_dir
-    previews = sorted(preview_dir.glob("*.eml")) if preview_dir.is_dir() else []
-    if previews:
-        lines.append(f"Dry-run previews in {preview_dir} (read one with: less FILE):")
-        for path in previews:
-            parsed = message_from_bytes(path.read_bytes(), policy=policy.default)
-            lines.append(f"  {path.name}")
-            lines.append(f"    To: {parsed.get('To', '(nobody)')}")
-            if parsed.get("Cc"):
-                lines.append(f"    Cc: {parsed['Cc']}")
-            lines.append(f"    Subject: {parsed['Subject']}")
-            lines += [f"    not sent to {note}" for note in parsed.get_all(SKIPPED_HEADER, [])]
-    return "\n".join(lines)
+    return address is not None and compose.is_usable_address(address)

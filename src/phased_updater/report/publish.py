@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from phased_updater import outbox, report_html, report_json, report_view
-from phased_updater.config import Settings
-from phased_updater.publish import write_atomically
-from phased_updater.report_view import DeliveryView
+from phased_updater.atomic_write import write_atomically
+from phased_updater.report import document, page, view
+from phased_updater.report.input import ReportInput
+from phased_updater.report.view import DeliveryView
 from phased_updater.store import RunRecord, Store
 
 log = logging.getLogger(__name__)
@@ -39,24 +39,10 @@ def publish(
     the last 7 days" are measured from. `deliveries` and `email_off` fill the mail
     panel; without either, the page has none.
     """
-    data = report_json.ReportInput.load(store, run, now)
+    data = ReportInput.load(store, run, now)
     json_path = report_dir / JSON_NAME
-    write_atomically(json_path, report_json.render(report_json.build_from(data)))
-    view = report_view.build(data, deliveries=deliveries, email_off=email_off)
+    write_atomically(json_path, document.render(document.build_from(data)))
+    shown = view.build(data, deliveries=deliveries, email_off=email_off)
     html_path = report_dir / HTML_NAME
-    write_atomically(html_path, report_html.render(view))
+    write_atomically(html_path, page.render(shown))
     return [json_path, html_path]
-
-
-def publish_run(
-    report_dir: Path, settings: Settings, store: Store, run: RunRecord, now: datetime | None
-) -> list[Path]:
-    """`publish` with the mail panel filled from the outbox and the settings."""
-    return publish(
-        report_dir,
-        store,
-        run,
-        now=now,
-        deliveries=outbox.deliveries(store),
-        email_off=settings.smtp_host is None,
-    )

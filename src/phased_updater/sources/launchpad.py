@@ -12,6 +12,7 @@ only the binaries.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import re
@@ -19,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 import httplib2
@@ -29,8 +30,13 @@ from launchpadlib.uris import lookup_service_root
 from lazr.restfulclient.errors import HTTPError, Unauthorized
 from wadllib.application import Resource as WadlResource
 
-from phased_updater.debian import compare_versions, is_source_name, is_version, version_key
-from phased_updater.errors import UsageError
+from phased_updater.debian import (
+    compare_versions,
+    is_series_name,
+    is_source_name,
+    is_version,
+    version_key,
+)
 from phased_updater.model import FULLY_PHASED, BinaryPublication, Series, Update
 
 log = logging.getLogger(__name__)
@@ -43,9 +49,14 @@ PREVIOUS_STATUSES = ("Published", "Superseded")
 # The development series phases nothing; obsolete ones are no longer updated.
 SUPPORTED_STATUSES = ("Current Stable Release", "Supported")
 REJECTED = "Launchpad rejected the credentials (401): the token may be expired or revoked"
-# Series names and versions go into report anchors, mail and Error Tracker queries.
-_SERIES_NAME = re.compile(r"[a-z][a-z0-9-]{0,31}")
+# Series versions go into the Error Tracker's queries ("Ubuntu 24.04").
 _SERIES_VERSION = re.compile(r"[0-9]{1,4}\.[0-9]{1,4}")
+# What launchpadlib raises when Launchpad cannot be read: this module turns each into a
+# LaunchpadFailure, so no caller outside sources/ needs to know launchpadlib's errors.
+LAUNCHPAD_ERRORS: tuple[type[Exception], ...] = (HTTPError, httplib2.HttpLib2Error, OSError)
+
+Params = ParamSpec("Params")
+Result = TypeVar("Result")
 
 
 class LaunchpadFailure(Exception):
@@ -54,6 +65,34 @@ class LaunchpadFailure(Exception):
 
 class CredentialsRejected(LaunchpadFailure):
     """Launchpad answered 401: the token is expired, revoked or lacks the rights."""
+
+
+class SetupError(Exception):
+    """A Launchpad setting that cannot work: which one, its value (as shown) and why.
+
+    Callers name the setting in their own terms (the CLI as an option, `--series`).
+    """
+
+    def __init__(self, setting: str, shown_value: str, reason: str) -> None:
+        self.setting = setting
+        self.shown_value = shown_value
+        self.reason = reason
+        super().__init__(f"{setting} {shown_value}: {reason}")
+
+
+def _translated(method: Callable[Params, Result]) -> Callable[Params, Result]:
+    """launchpadlib's errors as this module's: 401 as CredentialsRejected, others as failures."""
+
+    @functools.wraps(method)
+    def call(*args: Params.args, **kwargs: Params.kwargs) -> Result:
+        try:
+            return method(*args, **kwargs)
+        except Unauthorized:
+            raise CredentialsRejected(REJECTED) from None
+        except LAUNCHPAD_ERRORS as error:
+            raise LaunchpadFailure(str(error)) from error
+
+    return call
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -83,29 +122,30 @@ def resolve_service_root(name: str) -> str:
         return str(lookup_service_root(name))
     parts = urlsplit(name)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise UsageError(
-            f"--launchpad {name!r}: expected production, staging, qastaging or an http(s) URL"
+        raise SetupError(
+            "launchpad", repr(name), "expected production, staging, qastaging or an http(s) URL"
         )
     root = name if name.endswith("/") else name + "/"
     if root.rstrip("/").endswith("/" + API_VERSION):
-        raise UsageError(f"--launchpad {name!r}: give the service root without the API version")
+        raise SetupError("launchpad", repr(name), "give the service root without the API version")
     return root
 
 
-def load_credentials(path: Path) -> Credentials:
+def read_credentials(path: Path) -> Credentials:
+    """A launchpadlib credentials file; SetupError naming only its path and the reason."""
     try:
         with path.open() as handle:
             credentials = Credentials(None)
             credentials.load(handle)
     except OSError as error:
-        raise UsageError(f"--credentials {str(path)!r}: {error.strerror}") from None
+        raise SetupError("credentials", repr(str(path)), str(error.strerror)) from None
     except Exception:
         # The parser's own message could quote the file's contents: say only where.
-        raise UsageError(
-            f"--credentials {str(path)!r}: not a launchpadlib credentials file"
+        raise SetupError(
+            "credentials", repr(str(path)), "not a launchpadlib credentials file"
         ) from None
     if not credentials.consumer or not credentials.access_token:
-        raise UsageError(f"--credentials {str(path)!r}: no consumer key or access token in it")
+        raise SetupError("credentials", repr(str(path)), "no consumer key or access token in it")
     return credentials
 
 
@@ -146,7 +186,7 @@ def connect(connection: Connection) -> Launchpad:
         credentials = Credentials(CONSUMER)
         credentials.access_token = AnonymousAccessToken()
     else:
-        credentials = load_credentials(connection.credentials)
+        credentials = read_credentials(connection.credentials)
     proxy_info: Any = (
         None if _is_loopback(connection.service_root) else httplib2.proxy_info_from_environment
     )
@@ -165,7 +205,7 @@ def connect(connection: Connection) -> Launchpad:
         )
     except Unauthorized:
         raise CredentialsRejected(REJECTED) from None
-    except (HTTPError, OSError, httplib2.HttpLib2Error) as error:
+    except LAUNCHPAD_ERRORS as error:
         raise LaunchpadFailure(
             f"cannot reach Launchpad at {connection.service_root}: {error}"
         ) from None
@@ -219,6 +259,7 @@ class LaunchpadArchive:
     Entries are cached per instance, so a write goes through the client that read it.
     """
 
+    @_translated
     def __init__(self, lp: Launchpad, archive_link: str | None = None) -> None:
         self.lp = lp
         self._binaries: dict[str, Any] = {}
@@ -233,6 +274,7 @@ class LaunchpadArchive:
         except Unauthorized:
             raise CredentialsRejected(REJECTED) from None
 
+    @_translated
     def supported_series(self, wanted: tuple[str, ...] = ()) -> list[Series]:
         """The series to phase: the ones named, or every supported stable one."""
         found: dict[str, Series] = {}
@@ -242,7 +284,7 @@ class LaunchpadArchive:
             name, version = entry.name, entry.version
             if not (
                 isinstance(name, str)
-                and _SERIES_NAME.fullmatch(name)
+                and is_series_name(name)
                 and isinstance(version, str)
                 and _SERIES_VERSION.fullmatch(version)
             ):
@@ -251,13 +293,15 @@ class LaunchpadArchive:
             found[name] = Series(name, version, entry.self_link)
         unknown = [name for name in wanted if name not in found]
         if unknown:
-            raise UsageError(
-                f"--series {','.join(unknown)!s}: not a supported Ubuntu series"
-                f" (supported: {', '.join(sorted(found))})"
+            raise SetupError(
+                "series",
+                ",".join(unknown),
+                f"not a supported Ubuntu series (supported: {', '.join(sorted(found))})",
             )
         chosen = [found[name] for name in wanted] if wanted else list(found.values())
         return sorted(chosen, key=lambda series: version_key(series.version), reverse=True)
 
+    @_translated
     def list_sources(self, series: Series, since: datetime | None = None) -> list[SourceListing]:
         """Every source publication in the series' -updates pocket."""
         filters: dict[str, Any] = {}
@@ -280,6 +324,7 @@ class LaunchpadArchive:
                 )
         return found
 
+    @_translated
     def read_update(
         self,
         series: Series,
@@ -420,6 +465,7 @@ class LaunchpadArchive:
             highest_percentage=max(highest, *(b.percentage for b in debs)),
         )
 
+    @_translated
     def set_percentage(self, binary: BinaryPublication, percentage: int) -> None:
         """Write one binary's percentage (100 means fully phased; Launchpad stores None)."""
         entry = self._binaries.get(binary.self_link) or self.lp.load(binary.self_link)

@@ -27,15 +27,34 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Self
-
-from phased_updater.config import Settings
+from typing import Protocol, Self
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 30.0
 # Errors that mean "the relay was not reached or dropped us": try again next run.
 TRANSIENT = (smtplib.SMTPException, OSError)
+
+
+class SmtpSettings(Protocol):
+    """The relay settings `SmtpConfig.from_settings` reads (config.Settings has them)."""
+
+    @property
+    def smtp_host(self) -> str | None: ...
+    @property
+    def smtp_port(self) -> int: ...
+    @property
+    def smtp_user(self) -> str | None: ...
+    @property
+    def smtp_password_file(self) -> Path | None: ...
+    @property
+    def smtp_auth(self) -> str: ...
+    @property
+    def smtp_security(self) -> str: ...
+    @property
+    def smtp_skip_verify(self) -> bool: ...
+    @property
+    def smtp_timeout(self) -> float: ...
 
 
 class ConfigurationProblem(Exception):
@@ -62,7 +81,7 @@ class SmtpConfig:
     timeout: float = DEFAULT_TIMEOUT
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SmtpConfig | None:
+    def from_settings(cls, settings: SmtpSettings) -> SmtpConfig | None:
         """None when email is off (no host); raises ConfigurationProblem when it cannot work."""
         if settings.smtp_host is None:
             return None

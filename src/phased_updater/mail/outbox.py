@@ -25,34 +25,12 @@ import sqlite3
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from phased_updater.mail import Recipient
-from phased_updater.store import Store, from_text, to_text
+from phased_updater.duration import format_timestamp, parse_timestamp
+from phased_updater.mail.message import Recipient
+from phased_updater.store import Store
 
-TABLE = "mail_outbox"
+TABLE = "mail_outbox"  # created with the other tables by Store.open
 EMAIL_OFF = "email is off: no SMTP host configured"
-
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS {TABLE} (
-    id INTEGER PRIMARY KEY,
-    key TEXT NOT NULL UNIQUE,
-    run_id INTEGER NOT NULL REFERENCES runs(id),
-    series TEXT NOT NULL,
-    source TEXT NOT NULL,
-    version TEXT NOT NULL,
-    signer_link TEXT,
-    creator_link TEXT,
-    subject TEXT NOT NULL,
-    body TEXT NOT NULL,
-    queued_at TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed', 'skipped')),
-    recipients TEXT,
-    notes TEXT NOT NULL DEFAULT '[]',
-    attempts INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT,
-    sent_at TEXT
-);
-CREATE INDEX IF NOT EXISTS {TABLE}_by_status ON {TABLE}(status, id)
-"""
 
 
 class Status(enum.StrEnum):
@@ -98,18 +76,6 @@ class Message:
     attempts: int
 
 
-def ensure_schema(connection: sqlite3.Connection) -> None:
-    for statement in _SCHEMA.split(";\n"):
-        connection.execute(statement)
-
-
-def _exists(connection: sqlite3.Connection) -> bool:
-    row = connection.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (TABLE,)
-    ).fetchone()
-    return row is not None
-
-
 def has_key(connection: sqlite3.Connection, key: str) -> bool:
     row = connection.execute(f"SELECT 1 FROM {TABLE} WHERE key = ?", (key,)).fetchone()  # noqa: S608 - TABLE is a constant, values are bound
     return row is not None
@@ -149,7 +115,7 @@ def queue(
             creator_link,
             subject,
             body,
-            to_text(queued_at),
+            format_timestamp(queued_at),
             str(status),
             last_error,
         ),
@@ -165,10 +131,10 @@ def _recipients(text: str | None) -> tuple[Recipient, ...] | None:
 
 def pending(store: Store) -> list[Message]:
     """Every message still to be sent, oldest first."""
-    rows = store.db.execute(
+    rows = store.query(
         f"SELECT * FROM {TABLE} WHERE status = ? ORDER BY id",  # noqa: S608 - TABLE is a constant, values are bound
         (str(Status.PENDING),),
-    ).fetchall()
+    )
     return [
         Message(
             id=row["id"],
@@ -180,7 +146,7 @@ def pending(store: Store) -> list[Message]:
             creator_link=row["creator_link"],
             subject=row["subject"],
             body=row["body"],
-            queued_at=from_text(row["queued_at"]),
+            queued_at=parse_timestamp(row["queued_at"]),
             status=Status(row["status"]),
             recipients=_recipients(row["recipients"]),
             notes=tuple(json.loads(row["notes"])),
@@ -237,7 +203,7 @@ def mark_sent(store: Store, message_id: int, at: datetime, refused: tuple[str, .
         db.execute(
             f"UPDATE {TABLE} SET status = ?, attempts = attempts + 1, sent_at = ?,"  # noqa: S608 - TABLE is a constant, values are bound
             " last_error = ? WHERE id = ?",
-            (str(Status.SENT), to_text(at), "; ".join(refused) or None, message_id),
+            (str(Status.SENT), format_timestamp(at), "; ".join(refused) or None, message_id),
         )
 
 
@@ -247,12 +213,10 @@ def mark_failed_after_commit(store: Store, message_id: int, error: str) -> None:
 
 def deliveries(store: Store) -> list[Delivery]:
     """Every message ever queued, newest first, for the report (no addresses)."""
-    if not _exists(store.db):
-        return []
-    rows = store.db.execute(
+    rows = store.query(
         f"SELECT series, source, version, subject, status, attempts, last_error,"  # noqa: S608 - TABLE is a constant, values are bound
         f" queued_at, sent_at, notes FROM {TABLE} ORDER BY id DESC"
-    ).fetchall()
+    )
     return [
         Delivery(
             series=row["series"],
@@ -262,8 +226,8 @@ def deliveries(store: Store) -> list[Delivery]:
             status=Status(row["status"]),
             attempts=row["attempts"],
             last_error=row["last_error"],
-            queued_at=from_text(row["queued_at"]),
-            sent_at=from_text(row["sent_at"]) if row["sent_at"] else None,
+            queued_at=parse_timestamp(row["queued_at"]),
+            sent_at=parse_timestamp(row["sent_at"]) if row["sent_at"] else None,
             notes=tuple(json.loads(row["notes"])),
         )
         for row in rows

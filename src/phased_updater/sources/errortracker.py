@@ -18,12 +18,12 @@ from urllib.parse import urlsplit
 import requests
 
 from phased_updater import __version__
+from phased_updater.config import DEFAULT_ERRORS_URL
 from phased_updater.debian import check_source_name, check_version
 from phased_updater.model import CrashCheck, Problem, ProblemKind, Update
 
 log = logging.getLogger(__name__)
 
-DEFAULT_URL = "https://errors.ubuntu.com/api/1.0/"
 USER_AGENT = f"phased-updater/{__version__} (+https://launchpad.net/ubuntu)"
 DEFAULT_TIMEOUT = (10.0, 60.0)
 NEW_BUCKETS = "package-version-new-buckets"
@@ -133,7 +133,7 @@ def asked_about(update: Update) -> tuple[str, str | None, str, str, int, date]:
 class ErrorTrackerClient:
     def __init__(
         self,
-        base_url: str = DEFAULT_URL,
+        base_url: str = DEFAULT_ERRORS_URL,
         *,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         session: requests.Session | None = None,

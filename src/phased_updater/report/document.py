@@ -1,0 +1,146 @@
+"""`phased-updates.json`: the machine-readable report, built from a `ReportInput`.
+
+The schema is documented for other tools in docs/report-schema.md. Fields are only
+ever added, never renamed or removed: the charm and other tools read this file.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from phased_updater.duration import format_duration, format_timestamp
+from phased_updater.report.input import (
+    ReportInput,
+    forecast_completion,
+    offered_share,
+    percentage_after,
+)
+from phased_updater.store import DecisionRecord
+from phased_updater.text import redact
+
+SCHEMA_VERSION = 3
+
+
+def _redact_optional(text: str | None) -> str | None:
+    return redact(text) if text is not None else None
+
+
+def _history_entry(record: DecisionRecord) -> dict[str, Any]:
+    return {
+        "at": format_timestamp(record.at),
+        "run": record.run_id,
+        "action": record.action,
+        "from": record.from_percentage,
+        "to": record.to_percentage,
+        "percentage": percentage_after(record, dry_run=False),
+        "applied": record.applied,
+        "state": record.state,
+        "reason": redact(record.reason),
+        "error": _redact_optional(record.error),
+        "next_step_at": format_timestamp(record.next_step_at) if record.next_step_at else None,
+        "overrides_applied": [redact(o) for o in record.overrides_applied],
+        "problems": [p.to_json() for p in record.problems],
+        # The same decision made `repeats` runs in a row, the last one at `until`.
+        "repeats": record.repeats,
+        "until": format_timestamp(record.until),
+    }
+
+
+def package_entry(
+    record: DecisionRecord,
+    history: list[DecisionRecord],
+    dry_run: bool,
+    *,
+    step: int | None = None,
+    interval: timedelta | None = None,
+) -> dict[str, Any]:
+    percentage = percentage_after(record, dry_run)
+    completion = (
+        forecast_completion(record, percentage, step, interval)
+        if step is not None and interval is not None
+        else None
+    )
+    return {
+        "series": record.series,
+        "source": record.source,
+        "version": record.version,
+        "previous_version": record.previous_version,
+        "percentage": percentage,
+        "state": record.state,
+        "action": record.action,
+        "reason": redact(record.reason),
+        # The last of the identical decisions `record` may stand for (see `fold`).
+        "decided_at": format_timestamp(record.until),
+        "date_published": format_timestamp(record.date_published),
+        "since": format_timestamp(record.since),
+        "next_step_at": format_timestamp(record.next_step_at) if record.next_step_at else None,
+        "highest_percentage": record.highest_percentage,
+        "applied": record.applied,
+        "error": _redact_optional(record.error),
+        "overrides_applied": [redact(o) for o in record.overrides_applied],
+        "share_offered": round(offered_share(record, percentage), 4),
+        "expected_completion": format_timestamp(completion) if completion else None,
+        "problems": [p.to_json() for p in record.problems],
+        "history": [_history_entry(h) for h in history],
+    }
+
+
+def build_from(report: ReportInput) -> dict[str, Any]:
+    run = report.run
+
+    def entry(record: DecisionRecord, dry_run: bool) -> dict[str, Any]:
+        return package_entry(
+            record,
+            report.history.get(record.key, []),
+            dry_run,
+            step=run.step,
+            interval=run.interval,
+        )
+
+    packages = [entry(record, run.dry_run) for record in report.records]
+    completed = [entry(record, False) for record in report.recently_completed()]
+    not_evaluated = [
+        {
+            **u.what.to_json(),
+            "error": redact(u.what.error),
+            # The update as its latest decision left it: it keeps that percentage.
+            "last_known": (
+                package_entry(u.last, list(u.history), False, step=run.step, interval=run.interval)
+                if u.last is not None
+                else None
+            ),
+        }
+        for u in report.not_evaluated
+    ]
+    counts: dict[str, int] = {"phasing": 0, "stopped": 0, "halted": 0, "unknown": 0}
+    for package in packages:
+        if package["state"] != "complete":
+            counts[package["state"]] = counts.get(package["state"], 0) + 1
+    counts["complete"] = sum(1 for p in packages if p["state"] == "complete") + len(completed)
+    counts["not_evaluated"] = len(not_evaluated)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "generated": format_timestamp(report.generated),
+        "rendered": format_timestamp(report.now),
+        "run": run.id,
+        "started": format_timestamp(run.started),
+        "finished": format_timestamp(run.finished) if run.finished else None,
+        "dry_run": run.dry_run,
+        "step": run.step,
+        "interval": format_duration(run.interval),
+        "interval_seconds": int(run.interval.total_seconds()),
+        "exit_status": run.exit_status,
+        "counts": counts,
+        "packages": packages,
+        "recently_completed": completed,
+        "not_evaluated": not_evaluated,
+        "failures": report.failures,
+    }
+
+
+def render(report: dict[str, Any]) -> str:
+    # Compact: with `indent`, json falls back from its C encoder to pure Python, which
+    # is five times slower on a report of thousands of updates (and the file larger).
+    return json.dumps(report, separators=(",", ":"), ensure_ascii=False) + "\n"

@@ -1,0 +1,183 @@
+"""What a report of one run is made of, read from the state database once.
+
+`ReportInput.load` reads the run's decisions and the history of every update active
+in the report's window (two queries; an update the run could not evaluate whose
+latest decision is older costs one more, for its own history). The JSON document
+(`document.py`) and the HTML view (`view.py`) are both built from it, so the page
+reads the database no more than the JSON does, and neither imports the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from phased_updater.forecast import expected_completion, share_offered
+from phased_updater.model import FULLY_PHASED, NotEvaluated, State, UpdateKey
+from phased_updater.store import DecisionRecord, RunRecord, Store
+from phased_updater.text import redact
+
+# How far back the report lists the updates that finished phasing.
+RECENTLY_COMPLETED = timedelta(days=7)
+
+
+def same_decision(a: DecisionRecord, b: DecisionRecord) -> bool:
+    """Whether two decisions on an update say the same (the store folds such runs)."""
+    return (
+        a.action == b.action
+        and a.state == b.state
+        and a.from_percentage == b.from_percentage
+        and a.to_percentage == b.to_percentage
+        and a.applied == b.applied
+        and a.reason == b.reason
+        and a.error == b.error
+        and a.problems == b.problems
+        and a.overrides_applied == b.overrides_applied
+    )
+
+
+def fold(history: list[DecisionRecord]) -> list[DecisionRecord]:
+    """`Store.history` as `Store.all_history` gives it: identical decisions in a row as one."""
+    folded: list[DecisionRecord] = []
+    for record in history:
+        if folded and same_decision(folded[-1], record):
+            first = folded[-1]
+            folded[-1] = replace(
+                first, repeats=first.repeats + record.repeats, last_at=record.until
+            )
+        else:
+            folded.append(record)
+    return folded
+
+
+@dataclass(frozen=True)
+class Unevaluated:
+    """An update the run could not evaluate, with its decisions from earlier runs."""
+
+    what: NotEvaluated
+    history: tuple[DecisionRecord, ...]  # folded, oldest first; empty if never decided on
+
+    @property
+    def last(self) -> DecisionRecord | None:
+        """Its latest decision (standing for the run of identical ones it ends)."""
+        return self.history[-1] if self.history else None
+
+
+def _unevaluated(
+    store: Store,
+    run: RunRecord,
+    window: dict[UpdateKey, list[DecisionRecord]],
+) -> list[Unevaluated]:
+    """The run's summary lists them; their decisions come from the history.
+
+    An update decided on in the report's window has its history there; one whose
+    latest decision is older (its series unlisted for a week) is read on its own.
+    """
+    found = []
+    entries = run.summary.get("not_evaluated", [])
+    for what in map(NotEvaluated.from_json, entries if isinstance(entries, list) else []):
+        if what is None:
+            continue
+        history = window.get(what.key)
+        if history is None:
+            history = fold(store.history(*what.key))
+        if history and history[-1].state == State.COMPLETE:
+            continue  # nothing left to evaluate: it finished phasing in an earlier run
+        found.append(Unevaluated(what, tuple(history)))
+    return sorted(found, key=lambda u: u.what.key)
+
+
+@dataclass(frozen=True)
+class ReportInput:
+    """Everything a report of one run is made of, read from the database once."""
+
+    run: RunRecord
+    records: list[DecisionRecord]  # the run's decisions, in the order they were made
+    history: dict[UpdateKey, list[DecisionRecord]]  # every update, oldest first
+    now: datetime  # what "recent" and "in 3h" are relative to
+    not_evaluated: tuple[Unevaluated, ...] = ()  # what the run could not read or decide
+
+    @classmethod
+    def load(cls, store: Store, run: RunRecord, now: datetime | None = None) -> ReportInput:
+        now = now or run.finished or run.started
+        # The run's own updates were decided at run.started; completed ones in the
+        # recent window after now - RECENTLY_COMPLETED. Nothing older is shown.
+        active_since = min(run.started, now) - RECENTLY_COMPLETED
+        history = store.all_history(active_since)
+        return cls(
+            run=run,
+            records=store.decisions_for_run(run.id),
+            history=history,
+            now=now,
+            not_evaluated=tuple(_unevaluated(store, run, history)),
+        )
+
+    @property
+    def failures(self) -> list[str]:
+        """The run's own failures, as its summary recorded them, fit to publish."""
+        failures = self.run.summary.get("failures", [])
+        return (
+            [redact(f) for f in failures if isinstance(f, str)]
+            if isinstance(failures, list)
+            else []
+        )
+
+    @property
+    def run_failures(self) -> list[str]:
+        """`failures` but the ones `not_evaluated` already gives, with their update.
+
+        The cycle records a failed update as "<series> <source> <version>: <error>";
+        a failure of a whole series, or of the run, stays.
+        """
+        listed = {redact(f"{' '.join(u.what.key)}: {u.what.error}") for u in self.not_evaluated}
+        return [f for f in self.failures if f not in listed]
+
+    @property
+    def generated(self) -> datetime:
+        return self.run.finished or self.run.started
+
+    def recently_completed(self) -> list[DecisionRecord]:
+        """Updates whose latest decision completed them within the last 7 days.
+
+        A completed update has no Phased-Update-Percentage any more, so later runs no
+        longer list it: it is found in the history, not among the run's decisions.
+        """
+        in_run = {record.key for record in self.records}
+        since = self.now - RECENTLY_COMPLETED
+        completed = [
+            decisions[-1]
+            for key, decisions in self.history.items()
+            if key not in in_run
+            and decisions[-1].state == State.COMPLETE
+            and since <= decisions[-1].at <= self.now
+        ]
+        return sorted(completed, key=lambda record: record.at, reverse=True)
+
+
+def percentage_after(record: DecisionRecord, dry_run: bool) -> int:
+    """The level an update is at after the decision (what it would be, on a dry run)."""
+    if record.state == State.COMPLETE:
+        return FULLY_PHASED
+    if record.applied or dry_run or record.to_percentage == record.from_percentage:
+        return record.to_percentage
+    return record.from_percentage
+
+
+def forecast_completion(
+    record: DecisionRecord, percentage: int, step: int, interval: timedelta
+) -> datetime | None:
+    """When a phasing update reaches 100% if nothing stops it; None when not phasing."""
+    if record.state != State.PHASING or percentage >= FULLY_PHASED:
+        return None
+    return expected_completion(percentage, step, interval, record.since)
+
+
+def offered_share(record: DecisionRecord, percentage: int) -> float:
+    """The share of machines offered the update so far.
+
+    A machine's draw is fixed for an update, so every machine offered it at the highest
+    level reached has been offered it, even after a stop brought it back to 0.
+    """
+    if record.state == State.COMPLETE:
+        return 1.0
+    return share_offered(max(percentage, record.highest_percentage))

@@ -1,0 +1,37 @@
+"""Text from outside (Launchpad, the Error Tracker, people, relays), made fit to show.
+
+`one_line` flattens untrusted text before it goes into a log line, a mail header or a
+report cell; `redact` removes what must never be published (addresses, credentials in
+URLs) from free text bound for the public report.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+_URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
+
+
+def one_line(text: str, limit: int | None = None) -> str:
+    """`text` as a single line: control, format and separator characters become spaces.
+
+    Unicode has line breaks beyond CR and LF (U+0085, U+2028, ...) and invisible
+    direction overrides (category Cf): all of them go, not just the ASCII ones.
+    """
+    cleaned = "".join(" " if unicodedata.category(char)[0] in "CZ" else char for char in text)
+    flat = " ".join(cleaned.split())
+    if limit is not None and len(flat) > limit:
+        flat = flat[: limit - 1].rstrip() + "…"
+    return flat
+
+
+def redact(text: str) -> str:
+    """Free text fit to publish: no email address, no user:password in a URL.
+
+    Reasons, errors and halt notes are written by people and by SMTP servers; the
+    report is public, so whatever looks like an address or a credential goes.
+    """
+    text = _URL_USERINFO.sub(r"\g<scheme>[hidden]@", text)
+    return _EMAIL.sub("[address hidden]", text)
