@@ -8,12 +8,11 @@ from urllib.parse import parse_qs, urlsplit
 
 from peer_data import Override
 
-from phased_updater.debian import is_source_name, is_version
+from phased_updater.debian import is_series_name, is_source_name, is_version
+from phased_updater.overrides import INCREASED_RATE
 
-INCREASED_RATE = "increased-rate"
 _PROBLEM_PATH = re.compile(r"/problem/[0-9a-f]{40}/?")
 _BUCKET_PATH = re.compile(r"/bucket/?")
-_SERIES = re.compile(r"[a-z]+")
 MAX_REASON = 500
 
 
@@ -33,7 +32,7 @@ def check_version(version: str) -> None:
 
 
 def check_series(series: str) -> None:
-    if not _SERIES.fullmatch(series):
+    if not is_series_name(series):
         raise ValueError(f"series {series!r} is not a series name such as noble")
 
 

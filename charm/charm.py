@@ -4,44 +4,21 @@
 from __future__ import annotations
 
 import logging
-import os
-import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-# The engine (src/) ships inside the .charm: the charm copies it onto the unit and
-# uses its pure validators. dispatch only puts lib/ and venv/ on the path.
-CHARM_ROOT = Path(__file__).resolve().parent.parent
-ENGINE_SOURCE = CHARM_ROOT / "src"
-if str(ENGINE_SOURCE) not in sys.path:
-    sys.path.append(str(ENGINE_SOURCE))
-
-import ops  # noqa: E402
-from action_params import HaltParams, OverrideParams, ResumeParams, RunNowParams  # noqa: E402
-from charm_state import (  # noqa: E402
-    CharmConfig,
-    CharmState,
-    ConfigurationError,
-    SmtpSettings,
-    load_peer_records,
-    proxy_environment,
-    read_launchpad_credentials,
-)
-from peer_data import Halt, Override, PeerRecords  # noqa: E402
-from status_summary import leader_message, summarize_report  # noqa: E402
-from vhost import backend_address, vhosts_value  # noqa: E402
-from workload import SystemWorkload, Workload  # noqa: E402
-from workload_files import (  # noqa: E402
+import ops
+from action_params import HaltParams, OverrideParams, ResumeParams, RunNowParams
+from charm_state import PEER, SMTP, VHOST_CONFIG, CharmState, ConfigurationError
+from layout import RUN_SERVICE, RUN_TIMER, SERVE_SERVICE, SYSTEM_USER, Layout
+from peer_data import Halt, PeerRecords
+from status_summary import leader_message, summarize_report
+from vhost import backend_address, vhosts_value
+from workload import DEBIAN_PACKAGES, SystemWorkload, Workload, engine_release
+from workload_files import (
     CYCLE_BUSY_EXIT,
-    DEBIAN_PACKAGES,
-    RUN_SERVICE,
-    RUN_TIMER,
-    SERVE_SERVICE,
-    SYSTEM_USER,
-    Layout,
     cycle_command,
-    engine_release,
     halt_command,
     render_config,
     render_halts,
@@ -53,23 +30,22 @@ from workload_files import (  # noqa: E402
     resume_command,
 )
 
+import phased_updater
+
+# The engine's pure modules reach the charm through its build (charmcraft.yaml stages
+# src/phased_updater into the charm's lib/, which dispatch puts on the path); the
+# charm copies that same package onto the unit, which runs it on Ubuntu's python3-*.
+ENGINE_SOURCE = Path(phased_updater.__file__).resolve().parent.parent
+
 logger = logging.getLogger(__name__)
 
-PEER = "phased-updater-peers"
 WEBSITE = "website"
-VHOST_CONFIG = "apache-vhost-config"
-SMTP = "smtp"
 # Lines of the engine's output returned by run-now, halt and resume.
 OUTPUT_TAIL = 20
 
 
 def _tail(text: str) -> str:
     return "\n".join(text.strip().splitlines()[-OUTPUT_TAIL:])
-
-
-def _override_line(override: Override) -> str:
-    """As in the overrides file and list-overrides."""
-    return f"{override.source}, {override.version}, {override.problem}"
 
 
 class PhasedUpdaterCharm(ops.CharmBase):
@@ -119,40 +95,10 @@ class PhasedUpdaterCharm(ops.CharmBase):
 
     # -- state ----------------------------------------------------------------------
 
-    def _load_state(self) -> CharmState:
-        """Raises ConfigurationError naming the option (or relation field) and value."""
-        config = self.load_config(CharmConfig, errors="raise")
-        smtp_relation = self.model.get_relation(SMTP)
-        smtp = None
-        if smtp_relation is not None and smtp_relation.app is not None:
-            smtp = SmtpSettings.from_databag(
-                smtp_relation.data[smtp_relation.app],
-                lambda secret_id: self.model.get_secret(id=secret_id).get_content(refresh=True),
-            )
-        # apache2 answers with `servername` in its unit data; several apache2
-        # applications may be integrated, so the first one (by unit name) names the report.
-        servernames = sorted(
-            (unit.name, relation.data[unit].get("servername", ""))
-            for relation in self.model.relations[VHOST_CONFIG]
-            for unit in relation.units
-        )
-        servername = next((name for _, name in servernames if name), "")
-        peer = self.model.get_relation(PEER)
-        return CharmState(
-            config=config,
-            is_leader=self.unit.is_leader(),
-            launchpad_credentials=read_launchpad_credentials(config.launchpad_credentials),
-            smtp=smtp,
-            smtp_related=smtp_relation is not None,
-            peers=load_peer_records(peer.data[self.app]) if peer else PeerRecords(),
-            apache_servername=servername,
-            proxy_env=proxy_environment(os.environ),
-        )
-
     def _current_state(self) -> CharmState | None:
         if self._state is None and self._problem is None:
             try:
-                self._state = self._load_state()
+                self._state = CharmState.from_charm(self)
             except ConfigurationError as error:
                 self._problem = error
         return self._state
@@ -330,9 +276,7 @@ class PhasedUpdaterCharm(ops.CharmBase):
         override = params.override()
         records = self._update_peers(event, lambda peers: peers.with_override(override))
         if records is not None:
-            event.set_results(
-                {"added": _override_line(override), "count": str(len(records.overrides))}
-            )
+            event.set_results({"added": override.line(), "count": str(len(records.overrides))})
 
     def _on_remove_override(self, event: ops.ActionEvent) -> None:
         params = event.load_params(OverrideParams, errors="fail")
@@ -343,19 +287,17 @@ class PhasedUpdaterCharm(ops.CharmBase):
         if state is None:
             return
         if override not in state.peers.overrides:
-            event.fail(f"no override {_override_line(override)}; see the list-overrides action")
+            event.fail(f"no override {override.line()}; see the list-overrides action")
             return
         records = self._update_peers(event, lambda peers: peers.without_override(override))
         if records is not None:
-            event.set_results(
-                {"removed": _override_line(override), "count": str(len(records.overrides))}
-            )
+            event.set_results({"removed": override.line(), "count": str(len(records.overrides))})
 
     def _on_list_overrides(self, event: ops.ActionEvent) -> None:
         state = self._require_state(event)
         if state is None:
             return
-        lines = [_override_line(override) for override in state.peers.overrides]
+        lines = [override.line() for override in state.peers.overrides]
         event.set_results({"count": str(len(lines)), "overrides": "\n".join(lines)})
 
     def _on_run_now(self, event: ops.ActionEvent) -> None:

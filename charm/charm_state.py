@@ -1,13 +1,14 @@
 """Juju's untyped config, secrets and relation data, parsed once into one typed state.
 
-Nothing outside this module reads a raw option or databag: the charm builds a
-`CharmState` at the start of every hook, or learns from `ConfigurationError` which
-option holds which bad value.
+Nothing outside this module reads a raw option, secret or databag: the charm builds a
+`CharmState` with `CharmState.from_charm` at the start of every hook, or learns from
+`ConfigurationError` which option holds which bad value.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -17,17 +18,21 @@ from urllib.parse import urlsplit
 import ops
 from peer_data import PeerDataError, PeerRecords
 
+from phased_updater.config import SMTP_SECURITY
+from phased_updater.debian import is_series_name
 from phased_updater.duration import parse_duration
 
 MIN_INTERVAL_SECONDS = 15 * 60
 LAUNCHPAD_INSTANCES = ("production", "staging", "qastaging")
-# Ubuntu series names are one lower-case word.
-_SERIES = re.compile(r"[a-z]+")
+# The relations this state is read from (metadata.yaml names them).
+PEER = "phased-updater-peers"
+VHOST_CONFIG = "apache-vhost-config"
+SMTP = "smtp"
 # Deliberately loose: a mail address is checked by the relay; this rejects typos and
 # anything that could break out of a mail header (whitespace, commas, angle brackets).
 _MAIL_ADDRESS = re.compile(r"[^@\s,<>\"]+@[^@\s,<>\"]+")
+# smtp-integrator's auth_type values, as the engine's smtp_auth values (config.SMTP_AUTH).
 SMTP_AUTH_TYPES = {"none": "none", "not_provided": "none", "plain": "plain"}
-SMTP_SECURITY = ("none", "starttls", "tls")
 # Reading the report server's port as an unprivileged user needs an unprivileged port.
 MIN_REPORT_PORT = 1024
 
@@ -81,7 +86,6 @@ class CharmConfig:
     report_port: int = 8080
     report_url: str = ""
     # Derived, typed forms of the strings above.
-    interval_seconds: int = field(init=False)
     run_every_seconds: int = field(init=False)  # the timer's period
     series_list: tuple[str, ...] = field(init=False)
     mail_cc_list: tuple[str, ...] = field(init=False)
@@ -102,7 +106,7 @@ class CharmConfig:
                 )
         series = _split_list(self.series)
         for name in series:
-            if not _SERIES.fullmatch(name):
+            if not is_series_name(name):
                 raise ConfigurationError(
                     "series", self.series, f"{name!r} is not a series name such as noble"
                 )
@@ -126,10 +130,26 @@ class CharmConfig:
             )
         if self.report_url and not _is_http_url(self.report_url):
             raise ConfigurationError("report-url", self.report_url, "must be an http(s) URL")
-        object.__setattr__(self, "interval_seconds", int(interval.total_seconds()))
         object.__setattr__(self, "run_every_seconds", int(run_every.total_seconds()))
         object.__setattr__(self, "series_list", series)
         object.__setattr__(self, "mail_cc_list", cc)
+
+
+def _secret_value(
+    option: str,
+    secret_id: str,
+    read: Callable[[], Mapping[str, str]],
+    key: str,
+    not_found: str,
+) -> str | None:
+    """`key` of a secret's content (None when it has no such key), or why it cannot be read."""
+    try:
+        content = read()
+    except ops.SecretNotFoundError:
+        raise ConfigurationError(option, secret_id, not_found) from None
+    except ops.ModelError as error:
+        raise ConfigurationError(option, secret_id, f"unreadable: {error}") from None
+    return content.get(key)
 
 
 def read_launchpad_credentials(secret: ops.Secret | None) -> str | None:
@@ -137,18 +157,14 @@ def read_launchpad_credentials(secret: ops.Secret | None) -> str | None:
     if secret is None:
         return None
     secret_id = secret.id or "(unknown id)"
-    try:
-        content = secret.get_content(refresh=True)
-    except ops.SecretNotFoundError:
-        raise ConfigurationError(
-            "launchpad-credentials", secret_id, "secret not found or not granted to this app"
-        ) from None
-    except ops.ModelError as error:
-        raise ConfigurationError(
-            "launchpad-credentials", secret_id, f"unreadable: {error}"
-        ) from None
-    credentials = content.get("credentials", "")
-    if not credentials.strip():
+    credentials = _secret_value(
+        "launchpad-credentials",
+        secret_id,
+        lambda: secret.get_content(refresh=True),
+        "credentials",
+        "secret not found or not granted to this app",
+    )
+    if credentials is None or not credentials.strip():
         raise ConfigurationError(
             "launchpad-credentials", secret_id, "the secret has no 'credentials' key"
         )
@@ -190,16 +206,12 @@ class SmtpSettings:
         password: str | None = None
         password_id = databag.get("password_id", "")
         if password_id:
-            try:
-                password = read_secret(password_id)["password"]
-            except (ops.SecretNotFoundError, KeyError):
-                raise ConfigurationError(
-                    "smtp relation password_id", password_id, "secret not found or has no password"
-                ) from None
-            except ops.ModelError as error:
-                raise ConfigurationError(
-                    "smtp relation password_id", password_id, f"unreadable: {error}"
-                ) from None
+            option, missing = "smtp relation password_id", "secret not found or has no password"
+            password = _secret_value(
+                option, password_id, lambda: read_secret(password_id), "password", missing
+            )
+            if password is None:
+                raise ConfigurationError(option, password_id, missing)
         return cls(
             host=host,
             port=int(port_text),
@@ -225,6 +237,37 @@ class CharmState:
     # From apache2's `servername` over apache-vhost-config, when report-url is unset.
     apache_servername: str = ""
     proxy_env: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def from_charm(cls, charm: ops.CharmBase) -> CharmState:
+        """Read config, secrets, relations and leadership; ConfigurationError names a bad value."""
+        config = charm.load_config(CharmConfig, errors="raise")
+        model = charm.model
+        smtp_relation = model.get_relation(SMTP)
+        smtp = None
+        if smtp_relation is not None and smtp_relation.app is not None:
+            smtp = SmtpSettings.from_databag(
+                smtp_relation.data[smtp_relation.app],
+                lambda secret_id: model.get_secret(id=secret_id).get_content(refresh=True),
+            )
+        # apache2 answers with `servername` in its unit data; several apache2
+        # applications may be integrated, so the first one (by unit name) names the report.
+        servernames = sorted(
+            (unit.name, relation.data[unit].get("servername", ""))
+            for relation in model.relations[VHOST_CONFIG]
+            for unit in relation.units
+        )
+        peer = model.get_relation(PEER)
+        return cls(
+            config=config,
+            is_leader=charm.unit.is_leader(),
+            launchpad_credentials=read_launchpad_credentials(config.launchpad_credentials),
+            smtp=smtp,
+            smtp_related=smtp_relation is not None,
+            peers=load_peer_records(peer.data[charm.app]) if peer else PeerRecords(),
+            apache_servername=next((name for _, name in servernames if name), ""),
+            proxy_env=proxy_environment(os.environ),
+        )
 
     @property
     def anonymous(self) -> bool:

@@ -11,6 +11,8 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from phased_updater.overrides import Override as OverrideLine
+
 OVERRIDES_KEY = "overrides"
 HALTS_KEY = "halts"
 
@@ -27,6 +29,10 @@ class Override:
 
     def to_json(self) -> dict[str, str]:
         return {"source": self.source, "version": self.version, "problem": self.problem}
+
+    def line(self) -> str:
+        """As a line of the engine's overrides file (and of list-overrides)."""
+        return OverrideLine(self.source, self.version, self.problem).to_csv()
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from workload_files import RUN_SERVICE
+from layout import RUN_SERVICE
 
 # The engine's exit statuses, as `run` documents them.
 EXIT_MEANINGS = {1: "some packages could not be evaluated", 2: "bad config"}

@@ -6,6 +6,7 @@ calls and writes under a temporary directory.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -19,10 +20,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+from layout import SYSTEM_USER, Layout
 from status_summary import LastRun
-from workload_files import SYSTEM_USER, Layout
 
 logger = logging.getLogger(__name__)
+
+# Ubuntu's packages for the engine's dependencies (pyproject.toml lists the same four).
+# They are upgraded by unattended-upgrades, not by upgrade-charm, so a charm upgrade
+# never swaps a library under a running cycle.
+DEBIAN_PACKAGES = (
+    "python3-launchpadlib",
+    "python3-requests",
+    "python3-jinja2",
+    "python3-waitress",
+)
 
 
 @dataclass(frozen=True)
@@ -91,6 +102,26 @@ def _run(command: Sequence[str], env: Mapping[str, str] | None = None) -> str:
             completed.returncode, list(command), completed.stdout, completed.stderr
         )
     return completed.stdout
+
+
+def engine_release(source: Path) -> str:
+    """A release name for the engine in `source` (the folder holding `phased_updater`):
+    its version and a content hash.
+
+    The hash changes with any file, so a charm revision that fixes the engine without
+    bumping its version still installs into a new directory.
+    """
+    package = source / "phased_updater"
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(package).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes())
+    version = "unknown"
+    for line in (package / "__init__.py").read_text(encoding="utf-8").splitlines():
+        if line.startswith("__version__"):
+            version = line.split("=", 1)[1].strip().strip("\"'")
+    return f"{version}-{digest.hexdigest()[:12]}"
 
 
 class SystemWorkload:

@@ -1,100 +1,25 @@
-"""Where the engine lives on the unit, and the text of every file the charm writes there.
+"""The text of every file the charm writes on the unit: config, overrides, halts, units.
 
-Pure functions of the charm state: no I/O, so tests assert the exact contents.
+Pure functions of the charm state and the `Layout`: no I/O, so tests assert the exact
+contents.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from charm_state import CharmState
+from layout import RUN_SERVICE, SYSTEM_USER, Layout
 from peer_data import Halt, Override
 
-SYSTEM_USER = "phased-updater"
-# Ubuntu's packages for the engine's dependencies (pyproject.toml lists the same four).
-# They are upgraded by unattended-upgrades, not by upgrade-charm, so a charm upgrade
-# never swaps a library under a running cycle.
-DEBIAN_PACKAGES = (
-    "python3-launchpadlib",
-    "python3-requests",
-    "python3-jinja2",
-    "python3-waitress",
-)
-RUN_SERVICE = "phased-updater-run.service"
-RUN_TIMER = "phased-updater-run.timer"
-SERVE_SERVICE = "phased-updater-serve.service"
 # flock's exit status when another cycle holds the lock (EX_TEMPFAIL).
 CYCLE_BUSY_EXIT = 75
 # The first run after the timer starts (install, new leader, changed interval).
 FIRST_RUN_DELAY = "2min"
 
 HEADER = "Written by the phased-updater charm; local changes are overwritten."
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Every path the charm manages. The default is the real one."""
-
-    opt: Path = Path("/opt/phased-updater")
-    etc: Path = Path("/etc/phased-updater")
-    var: Path = Path("/var/lib/phased-updater")
-    systemd: Path = Path("/etc/systemd/system")
-
-    @property
-    def releases(self) -> Path:
-        """One directory per engine release; `current` points at one of them."""
-        return self.opt / "releases"
-
-    @property
-    def current(self) -> Path:
-        return self.opt / "current"
-
-    @property
-    def wrapper(self) -> Path:
-        return self.opt / "bin" / "phased-updater"
-
-    @property
-    def config(self) -> Path:
-        return self.etc / "config.toml"
-
-    @property
-    def credentials(self) -> Path:
-        return self.etc / "launchpad-credentials"
-
-    @property
-    def smtp_password(self) -> Path:
-        return self.etc / "smtp-password"
-
-    @property
-    def overrides(self) -> Path:
-        return self.etc / "overrides.csv"
-
-    @property
-    def halts(self) -> Path:
-        return self.etc / "halts.json"
-
-    @property
-    def state(self) -> Path:
-        return self.var / "state.sqlite"
-
-    @property
-    def report_dir(self) -> Path:
-        return self.var / "report"
-
-    @property
-    def report_json(self) -> Path:
-        return self.report_dir / "phased-updates.json"
-
-    @property
-    def cycle_lock(self) -> Path:
-        return self.var / "cycle.lock"
-
-    def unit_file(self, name: str) -> Path:
-        return self.systemd / name
 
 
 def render_wrapper(layout: Layout) -> str:
@@ -171,7 +96,7 @@ def render_config(state: CharmState, layout: Layout) -> str:
 
 def render_overrides(overrides: Sequence[Override]) -> str:
     lines = [f"# {HEADER}", "# Managed with: juju run <app>/leader add-override|remove-override"]
-    lines += [f"{item.source}, {item.version}, {item.problem}" for item in overrides]
+    lines += [item.line() for item in overrides]
     return "\n".join(lines) + "\n"
 
 
@@ -211,8 +136,7 @@ def render_run_service(layout: Layout, proxy_env: Mapping[str, str]) -> str:
         f"User={SYSTEM_USER}",
         f"Group={SYSTEM_USER}",
         *_environment_lines(proxy_env),
-        f"ExecStart=/usr/bin/flock --nonblock --conflict-exit-code {CYCLE_BUSY_EXIT} "
-        f"{layout.cycle_lock} {layout.wrapper} run --config {layout.config}",
+        f"ExecStart={' '.join(cycle_command(layout, dry_run=False))}",
         *_hardening(layout.var),
     ]
     return "\n".join(lines) + "\n"
@@ -259,71 +183,21 @@ def render_serve_service(layout: Layout, port: int) -> str:
 
 
 def cycle_command(layout: Layout, *, dry_run: bool) -> list[str]:
-    """`run-now`: the same command as the service, under the same lock."""
-    command = [
-        "/usr/bin/flock",
-        "--nonblock",
-        "--conflict-exit-code",
-        str(CYCLE_BUSY_EXIT),
-        str(layout.cycle_lock),
-        str(layout.wrapper),
-        "run",
-        "--config",
-        str(layout.config),
-    ]
-    if dry_run:
-        command.append("--dry-run")
-    return command
+    """One cycle under the cycle lock: the run service's ExecStart, and `run-now`."""
+    lock = ["/usr/bin/flock", "--nonblock", "--conflict-exit-code", str(CYCLE_BUSY_EXIT)]
+    run = _engine_command(layout, "run", *(["--dry-run"] if dry_run else []))
+    return [*lock, str(layout.cycle_lock), *run]
+
+
+def _engine_command(layout: Layout, command: str, *options: str) -> list[str]:
+    return [str(layout.wrapper), command, "--config", str(layout.config), *options]
 
 
 def halt_command(layout: Layout, halt: Halt) -> list[str]:
-    return [
-        str(layout.wrapper),
-        "halt",
-        "--config",
-        str(layout.config),
-        "--series",
-        halt.series,
-        "--source",
-        halt.source,
-        "--version",
-        halt.version,
-        "--reason",
-        halt.reason,
-        "--by",
-        halt.by,
-    ]
+    target = ("--series", halt.series, "--source", halt.source, "--version", halt.version)
+    return _engine_command(layout, "halt", *target, "--reason", halt.reason, "--by", halt.by)
 
 
 def resume_command(layout: Layout, series: str, source: str, version: str) -> list[str]:
-    return [
-        str(layout.wrapper),
-        "resume",
-        "--config",
-        str(layout.config),
-        "--series",
-        series,
-        "--source",
-        source,
-        "--version",
-        version,
-    ]
-
-
-def engine_release(source: Path) -> str:
-    """A release name for the engine in `source` (src/): its version and a content hash.
-
-    The hash changes with any file, so a charm revision that fixes the engine without
-    bumping its version still installs into a new directory.
-    """
-    package = source / "phased_updater"
-    digest = hashlib.sha256()
-    for path in sorted(package.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts:
-            digest.update(path.relative_to(package).as_posix().encode() + b"\0")
-            digest.update(path.read_bytes())
-    version = "unknown"
-    for line in (package / "__init__.py").read_text(encoding="utf-8").splitlines():
-        if line.startswith("__version__"):
-            version = line.split("=", 1)[1].strip().strip("\"'")
-    return f"{version}-{digest.hexdigest()[:12]}"
+    target = ("--series", series, "--source", source, "--version", version)
+    return _engine_command(layout, "resume", *target)

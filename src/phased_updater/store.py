@@ -107,8 +107,11 @@ class RunRecord:
     summary: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class DecisionRecord:
+@dataclass(frozen=True, kw_only=True)
+class DecisionRecord(Decision):
+    """A decision as the history keeps it: which update, which run, when, and whether
+    its writes reached Launchpad."""
+
     id: int
     run_id: int
     at: datetime
@@ -117,16 +120,6 @@ class DecisionRecord:
     version: str
     previous_version: str | None
     date_published: datetime
-    action: Action
-    state: State
-    from_percentage: int
-    to_percentage: int
-    highest_percentage: int
-    since: datetime
-    next_step_at: datetime | None
-    reason: str
-    problems: tuple[Problem, ...]
-    overrides_applied: tuple[str, ...]
     applied: bool
     error: str | None
     # A record from `all_history` may stand for a run of identical decisions.

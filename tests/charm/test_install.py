@@ -6,8 +6,9 @@ import tomllib
 from pathlib import Path
 
 import ops
+from layout import Layout
 from ops import testing
-from workload_files import Layout, engine_release
+from workload import engine_release
 
 from charm import ENGINE_SOURCE, PhasedUpdaterCharm
 from tests.charm.fake_workload import FakeWorkload

@@ -7,9 +7,10 @@ import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 
+from layout import Layout
 from status_summary import LastRun
-from workload import SystemWorkload, parse_last_run, parse_next_elapse
-from workload_files import Layout, engine_release, render_toml
+from workload import SystemWorkload, engine_release, parse_last_run, parse_next_elapse
+from workload_files import render_toml
 
 from charm import ENGINE_SOURCE
 

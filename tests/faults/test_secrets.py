@@ -18,9 +18,9 @@ from pathlib import Path
 
 import ops
 import pytest
+from layout import SYSTEM_USER, Layout
 from ops import testing
 from workload import CommandResult
-from workload_files import SYSTEM_USER, Layout
 
 import charm
 from charm import PhasedUpdaterCharm

@@ -2,7 +2,7 @@
 
 A row is inserted in the transaction that records the STOP decision it is about, so a
 stop and its message are recorded together or not at all. Its `key` (series, source,
-version and the set of problems, see `mail.Stop.key`) is UNIQUE: a key already in
+version and the set of problems, see `message.Stop.key`) is UNIQUE: a key already in
 the outbox is never queued again, which is what makes the mail exactly-once per stop
 across runs.
 
