@@ -44,7 +44,7 @@ class Settings:
     series: tuple[str, ...] = ()
     step: int = 10
     interval: timedelta = timedelta(hours=6)
-    lookback: timedelta = timedelta(days=90)
+    lookback: timedelta | None = None  # bounds discovery; None: since the last listing
     overrides: Path | None = None
     halts: Path | None = None
     state: Path = field(default_factory=default_state)

@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from phased_updater.errors import EXIT_INCOMPLETE, EXIT_OK
 from phased_updater.model import (
@@ -37,7 +37,10 @@ from phased_updater.model import (
     Decision,
     Halt,
     NotEvaluated,
+    Resume,
     Series,
+    Standing,
+    State,
     Update,
     UpdateKey,
 )
@@ -48,6 +51,7 @@ from phased_updater.sources.errortracker import ErrorTrackerClient, asked_about
 from phased_updater.sources.launchpad import (
     REJECTED,
     CredentialsRejected,
+    Gone,
     LaunchpadArchive,
     LaunchpadFailure,
     SourceListing,
@@ -56,6 +60,8 @@ from phased_updater.store import Store
 
 log = logging.getLogger(__name__)
 
+DISCOVERY_OVERLAP = timedelta(days=1)
+
 
 @dataclass(frozen=True)
 class CycleOptions:
@@ -63,9 +69,12 @@ class CycleOptions:
 
     step: int
     interval: timedelta
-    lookback: timedelta
+    # Bounds the discovery of new publications; None: since the series was last listed
+    # (a fresh database lists everything once). Known updates are read however old.
+    lookback: timedelta | None = None
     series: tuple[str, ...] = ()  # empty: every supported series
     dry_run: bool = False  # also true for an anonymous run: nothing can be written
+    anonymous: bool = False  # no credentials: the phaser's account is the last one known
     launchpad_workers: int = 4
     errors_workers: int = 4
     overrides_source: str = ""  # where the overrides came from, for the log
@@ -85,6 +94,10 @@ class DecisionListener(Protocol):
         *,
         applied: bool,
     ) -> None: ...
+
+
+class CannotRecord(Exception):
+    """The state database refused a record: nothing more may be written this run."""
 
 
 class KeptRead(enum.Enum):
@@ -142,6 +155,10 @@ class WorkItem:
     previous_version: str | None = None
     # What a run read of it less than an interval ago and did not write since.
     last_read: Update | None = field(default=None, compare=False, repr=False)
+    # What earlier runs and people left it: the stop in force, a halt, a resume.
+    standing: Standing | None = field(default=None, compare=False, repr=False)
+    halt: Halt | None = field(default=None, compare=False, repr=False)
+    resumed: Resume | None = field(default=None, compare=False, repr=False)
 
     @property
     def key(self) -> UpdateKey:
@@ -149,6 +166,16 @@ class WorkItem:
 
     def __str__(self) -> str:
         return str(self.key)
+
+
+def _kept_listing(
+    key: UpdateKey, kept: Mapping[UpdateKey, Mapping[str, Any]]
+) -> SourceListing | None:
+    """An update's source publication as an earlier listing gave it, to read it in one request."""
+    representation = kept.get(key)
+    if representation is None:
+        return None
+    return SourceListing(key.source, key.version, representation)
 
 
 class Cycle:
@@ -179,6 +206,9 @@ class Cycle:
         )
         self._errors_slots = threading.BoundedSemaphore(options.errors_workers)
         self._rejected = threading.Event()
+        # Set once a decision could not be recorded: no later one may write Launchpad.
+        self._cannot_record = threading.Event()
+        self.phaser: str | None = None  # the phaser's own Launchpad account
         self._progress = 0
         self._progress_lock = threading.Lock()
 
@@ -200,42 +230,109 @@ class Cycle:
             message = f"cannot read Launchpad: {error}"
             log.error("%s", message)
             result.failures.append(message)
+            self._keep_the_picture(result, message)
         finally:
             if self._rejected.is_set():
                 log.error("%s", REJECTED)
                 result.failures.append(REJECTED)
+                self._keep_the_picture(result, REJECTED)
             self.store.finish_run(self.run_id, self.now, result.exit_status, result.summary())
         return result
 
+    def _keep_the_picture(
+        self, result: CycleResult, reason: str, series: str | None = None
+    ) -> None:
+        """Every update known to be in flight that this run did not decide on, as not
+        evaluated with `reason`: Launchpad failing never empties the report."""
+        done = {o.update.key for o in result.outcomes} | {n.key for n in result.not_evaluated}
+        wanted = set(self.options.series)
+        result.not_evaluated.extend(
+            NotEvaluated(*key, reason)
+            for key in self.store.in_flight(series)
+            if key not in done and (not wanted or key.series in wanted)
+        )
+
     def _list_work(self, result: CycleResult) -> list[WorkItem]:
-        since = self.now - self.options.lookback
+        """Every update to evaluate: those the database knows in flight, however old, and
+        the new publications of each series' -updates since it was last listed."""
         work: list[WorkItem] = []
         with self._clients.checkout() as (_, archive):
-            all_series = archive.supported_series(self.options.series)
-            for series in all_series:
+            self.phaser = self._account(archive)
+            for series in archive.supported_series(self.options.series):
+                since = self._discover_since(series)
                 try:
                     sources = archive.list_sources(series, since)
                 except LaunchpadFailure as error:
                     message = f"{series.name}: cannot list -updates: {error}"
                     log.error("%s", message)
                     result.failures.append(message)
-                    # Its updates are unknown to this run: those still in flight when
-                    # a run last listed it are reported with their last state.
-                    result.not_evaluated.extend(
-                        NotEvaluated(*key, message)
-                        for key in self.store.last_in_flight(series.name, self.run_id)
-                    )
+                    # Its updates are unknown to this run: report each with its last state.
+                    self._keep_the_picture(result, message, series.name)
                     continue
-                log.info("%s: %d source publication(s) in -updates", series.name, len(sources))
-                work.extend(WorkItem(series, s.source, s.version, listed=s) for s in sources)
+                self.store.listed(series.name, self.now)
+                retired = self.store.retired(series.name)
+                listed = [
+                    s for s in sources if UpdateKey(series.name, s.source, s.version) not in retired
+                ]
+                known = set(self.store.in_flight(series.name))
+                new = {UpdateKey(series.name, s.source, s.version) for s in listed} - known
+                log.info(
+                    "%s: %d update(s) known in flight, %d new publication(s) in -updates%s",
+                    series.name,
+                    len(known),
+                    len(new),
+                    f" since {since:%Y-%m-%d %H:%M}" if since else " (a full listing)",
+                )
+                work.extend(WorkItem(series, s.source, s.version, listed=s) for s in listed)
+                unlisted = sorted(known - {item.key for item in work})
+                kept = self.store.listings(unlisted)
+                work.extend(
+                    WorkItem(series, key.source, key.version, listed=_kept_listing(key, kept))
+                    for key in unlisted
+                )
         keys = [item.key for item in work]
-        known = self.store.recorded_previous_versions(keys)
+        self.store.track(
+            keys,
+            self.now,
+            {item.key: item.listed.representation for item in work if item.listed is not None},
+        )
+        previous = self.store.recorded_previous_versions(keys)
+        standings = self.store.standings(keys)
+        manual = self.store.manual(keys)
         self.store.forget_reads_before(self.now - 2 * self.options.interval)
         reads = self.store.last_reads(keys, self.now - self.options.interval, self.now)
         return [
-            replace(item, previous_version=known.get(key), last_read=reads.get(key))
+            replace(
+                item,
+                previous_version=previous.get(key),
+                last_read=reads.get(key),
+                standing=standings.get(key),
+                halt=self.halts.get(key) or manual.get(key, (None, None))[0],
+                resumed=manual.get(key, (None, None))[1],
+            )
             for item, key in zip(work, keys, strict=True)
         ]
+
+    def _account(self, archive: LaunchpadArchive) -> str | None:
+        """The phaser's own account: Launchpad's `me`, or for an anonymous run the last
+        account a run of this database acted as (None on a fresh one)."""
+        if self.options.anonymous:
+            return self.store.last_account()
+        account = archive.account()
+        self.store.set_account(self.run_id, account)
+        return account
+
+    def _discover_since(self, series: Series) -> datetime | None:
+        """Where the dated listing of new publications starts; None lists everything.
+
+        A publication is listed once Published, which can be well after its record was
+        created: a day's overlap with the previous listing keeps it from slipping
+        between two runs.
+        """
+        if self.options.lookback is not None:
+            return self.now - self.options.lookback
+        last = self.store.last_listed(series.name)
+        return None if last is None else min(last, self.now) - DISCOVERY_OVERLAP
 
     def _process_all(self, work: list[WorkItem], result: CycleResult) -> None:
         # Enough threads to keep both bounds busy: one waits on Launchpad while
@@ -265,6 +362,8 @@ class Cycle:
         except LaunchpadFailure as error:
             log.error("%s: cannot read from Launchpad: %s", item, error)
             return item, None, f"cannot read from Launchpad: {error}"
+        except CannotRecord as error:
+            return item, None, str(error)
         except Exception as error:
             # A bug must cost this update one run, not the whole cycle and its report.
             log.exception("%s: unexpected failure", item)
@@ -278,7 +377,7 @@ class Cycle:
         last_check = None
         if item.last_read is not None:
             last_check = self._check(item.last_read)
-            decision = self._decide(item.last_read, last_check)
+            decision = self._decide(item, item.last_read, last_check)
             if self._reusable(item.last_read, decision):
                 return self._apply_and_record(item.last_read, decision, None, fresh=False)
         with self._clients.checkout() as (client, archive):
@@ -289,28 +388,34 @@ class Cycle:
                 listed=item.listed,
                 previous_version=item.previous_version,
             )
-        if update is None:
+        if isinstance(update, Gone):
+            # Done for good: later runs need not read it again.
+            self.store.retire(item.key, self.now, update.why)
+            log.info("%s: no longer phasing: %s", item, update.why)
             return None
         asked_before = asked_about(item.last_read) if item.last_read is not None else None
         if last_check is not None and asked_before == asked_about(update):
             check = last_check  # the same questions, asked a moment ago
         else:
             check = self._check(update)
-        return self._apply_and_record(update, self._decide(update, check), client)
+        return self._apply_and_record(update, self._decide(item, update, check), client)
 
     def _check(self, update: Update) -> CrashCheck:
         with self._errors_slots:
             return self.errors.check(update)
 
-    def _decide(self, update: Update, check: CrashCheck) -> Decision:
+    def _decide(self, item: WorkItem, update: Update, check: CrashCheck) -> Decision:
         return decide(
             update,
             check,
             self.overrides,
-            self.halts.get(update.key),
+            item.halt,
             self.now,
             self.options.step,
             self.options.interval,
+            standing=item.standing,
+            resumed=item.resumed,
+            phaser=self.phaser,
         )
 
     def _reusable(self, last_read: Update, decision: Decision) -> bool:
@@ -338,11 +443,12 @@ class Cycle:
         applied, error = not writes, None
         kept = KeptRead.REMEMBER if fresh else KeptRead.LEAVE
         if writes and not self.dry_run:
+            if self._cannot_record.is_set():
+                raise CannotRecord("not written: this run could not record an earlier decision")
             # Forgotten before the first write, not with the record: a run killed in
             # between must not leave a read that Launchpad no longer agrees with.
             kept = KeptRead.FORGET
-            with self.store.transaction() as connection:
-                self.store.forget_read(update.key, connection)
+            self._recording(lambda connection: self.store.forget_read(update.key, connection))
             binaries = {b.self_link: b for b in update.binaries}
             try:
                 # Through the client that read the entries, so none is loaded again.
@@ -366,6 +472,17 @@ class Cycle:
         self._record(update, decision, applied=applied, error=error, kept=kept)
         return Outcome(update, decision, applied, error)
 
+    def _recording(self, write: Callable[[sqlite3.Connection], None]) -> None:
+        """Run `write` in a transaction; if the database refuses, no later write goes to
+        Launchpad in this run (a change there must always be followed by its record)."""
+        try:
+            with self.store.transaction() as connection:
+                write(connection)
+        except sqlite3.Error as error:
+            self._cannot_record.set()
+            log.error("the state database refused a record: %s; no more writes this run", error)
+            raise CannotRecord(f"cannot record: {error}") from error
+
     def _record(
         self,
         update: Update,
@@ -375,7 +492,7 @@ class Cycle:
         error: str | None,
         kept: KeptRead,
     ) -> None:
-        with self.store.transaction() as connection:
+        def write(connection: sqlite3.Connection) -> None:
             if kept is KeptRead.REMEMBER:
                 self.store.remember_read(update, self.now, connection)
             elif kept is KeptRead.FORGET:
@@ -391,6 +508,10 @@ class Cycle:
             )
             for listener in self.listeners:
                 listener(connection, self.run_id, update, decision, applied=applied)
+            if decision.state == State.COMPLETE and applied:
+                self.store.retire(update.key, self.now, "fully phased", connection)
+
+        self._recording(write)
 
     def _log(self, item: WorkItem, outcome: Outcome, total: int) -> None:
         with self._progress_lock:

@@ -5,11 +5,13 @@ The halts file is JSON, `{"halts": [{"series", "source", "version", "reason", "b
 ignoring a halt would let the engine resume an update that a person deliberately
 stopped.
 
-`halt` writes the halt to the file first (so every later cycle keeps the update at 0),
-then sets every deb of the update to 0 on Launchpad at once and records that as a
-decision, so the history says who halted it and why. `resume` only lifts the halt: the
-next cycle decides, by the usual rules, whether the update resumes or stays stopped on
-a problem the Error Tracker still reports.
+`halt` writes the halt to the file and to the state database first (so every later
+cycle keeps the update at 0, even if the file is lost), then sets every deb of the
+update to 0 on Launchpad at once and records that as a decision, so the history says
+who halted it and why. `resume` lifts any stop (a halt, a person's stop on Launchpad,
+an automatic stop, an update held for want of a comparison) by recording who resumed
+it and why; the next cycle decides as for a phasing update at the level it resumes to
+(its peak), the problems then on record counting as acknowledged by that person.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from phased_updater.errors import UsageError
 from phased_updater.model import CrashCheck, Halt, Update, UpdateKey
 from phased_updater.overrides import Overrides
 from phased_updater.policy import decide, writes_for
-from phased_updater.sources.launchpad import Connection, LaunchpadArchive, connect
+from phased_updater.sources.launchpad import Connection, Gone, LaunchpadArchive, connect
 from phased_updater.store import Store
 
 _FIELDS = ("series", "source", "version", "reason", "by", "at")
@@ -86,7 +88,7 @@ def save_halts(path: Path, halts: Halts) -> None:
 class HaltSetup:
     """What halting and resuming need of the settings."""
 
-    halts: Path
+    halts: Path | None  # None: no halts file (only `resume` works without one)
     state: Path
     connection: Connection | None  # None: a dry run, Launchpad is not changed
     step: int
@@ -101,8 +103,8 @@ def _find_update(connection: Connection, wanted: UpdateKey) -> tuple[LaunchpadAr
     archive = LaunchpadArchive(connect(connection))
     [series] = archive.supported_series((wanted.series,))
     update = archive.read_update(series, wanted.source, wanted.version)
-    if update is None:
-        raise UsageError(f"{describe(wanted)} is not phasing: nothing to halt")
+    if isinstance(update, Gone):
+        raise UsageError(f"{describe(wanted)} is not phasing ({update.why}): nothing to halt")
     return archive, update
 
 
@@ -110,20 +112,26 @@ def halt(setup: HaltSetup, wanted: UpdateKey, reason: str, by: str, now: datetim
     """Halt `wanted`; returns a one-line summary."""
     if not reason.strip() or not by.strip():
         raise UsageError("--reason and --by are required: the report shows who halted and why")
+    if setup.halts is None:
+        raise UsageError("no halts file configured: set `halts` in the config or pass --halts")
     halts = load_halts(setup.halts)
     entry = halts.get(wanted) or Halt(*wanted, reason.strip(), by.strip(), now)
-    if setup.connection is None:
-        save_halts(setup.halts, {**halts, wanted: entry})
-        return f"halt of {describe(wanted)} recorded; Launchpad not changed (dry run)"
-    archive, update = _find_update(setup.connection, wanted)
-    # The file first: should the writes below fail, no cycle can resume the update.
+    archive_and_update = None
+    if setup.connection is not None:
+        archive_and_update = _find_update(setup.connection, wanted)
+    # The file and the database first: should the writes below fail, no cycle can
+    # resume the update.
     save_halts(setup.halts, {**halts, wanted: entry})
-    decision = decide(update, CrashCheck(), Overrides(), entry, now, setup.step, setup.interval)
-    binaries = {b.self_link: b for b in update.binaries}
-    for self_link, percentage in writes_for(update, decision):
-        archive.set_percentage(binaries[self_link], percentage)
     store = Store.open(setup.state)
     try:
+        store.record_manual("halt", wanted, entry.by, entry.reason, now)
+        if archive_and_update is None:
+            return f"halt of {describe(wanted)} recorded; Launchpad not changed (dry run)"
+        archive, update = archive_and_update
+        decision = decide(update, CrashCheck(), Overrides(), entry, now, setup.step, setup.interval)
+        binaries = {b.self_link: b for b in update.binaries}
+        for self_link, percentage in writes_for(update, decision):
+            archive.set_percentage(binaries[self_link], percentage)
         run_id = store.start_run(now, False, setup.step, setup.interval)
         store.record(run_id, now, update, decision, applied=True)
         store.finish_run(run_id, now, 0, {"halt": describe(wanted), "by": entry.by})
@@ -135,11 +143,27 @@ def halt(setup: HaltSetup, wanted: UpdateKey, reason: str, by: str, now: datetim
     )
 
 
-def resume(setup: HaltSetup, wanted: UpdateKey) -> str:
+def resume(setup: HaltSetup, wanted: UpdateKey, by: str, reason: str, now: datetime) -> str:
+    """Lift whatever stop `wanted` is in; returns a one-line summary."""
+    if not reason.strip() or not by.strip():
+        raise UsageError("--by and --reason are required: the report shows who resumed and why")
     halts = load_halts(setup.halts)
-    if wanted not in halts:
-        held = ", ".join(f"{s}/{p}/{v}" for s, p, v in sorted(halts)) or "none"
-        raise UsageError(f"{describe(wanted)} is not halted by hand (manual halts: {held})")
-    del halts[wanted]
-    save_halts(setup.halts, halts)
-    return f"lifted the halt of {describe(wanted)}; the next cycle decides whether it resumes"
+    store = Store.open(setup.state)
+    try:
+        history = store.history(*wanted)
+        if wanted not in halts and not history:
+            raise UsageError(
+                f"{describe(wanted)} is neither halted nor known to the state database"
+                f" {str(setup.state)!r}: check the series, source and version"
+            )
+        if wanted in halts and setup.halts is not None:
+            del halts[wanted]
+            save_halts(setup.halts, halts)
+        store.record_manual("resume", wanted, by.strip(), reason.strip(), now)
+    finally:
+        store.close()
+    peak = max((record.highest_percentage for record in history), default=0)
+    return (
+        f"resume of {describe(wanted)} recorded (by {by.strip()}); the next cycle lifts its"
+        f" stop and phases it from {peak}% unless a new problem stops it again"
+    )

@@ -1,7 +1,8 @@
 """Plain facts read from Launchpad and the Error Tracker, and the decisions made on them.
 
 Everything here is an immutable value: readers build them, the policy consumes them,
-the store and the report serialise them. Nothing here performs I/O.
+the store and the report serialise them. Nothing here performs I/O; the only import
+from the engine is `duration`, for the one textual form of a timestamp.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
+
+from phased_updater.duration import format_timestamp as _timestamp
+from phased_updater.duration import parse_timestamp as _parse
 
 FULLY_PHASED = 100
 
@@ -32,7 +36,8 @@ class State(enum.StrEnum):
     STOPPED = "stopped"
     COMPLETE = "complete"
     UNKNOWN = "unknown"
-    HALTED = "halted"
+    HALTED = "halted"  # stopped by a person: `phased-updater halt`, or on Launchpad
+    HELD = "held"  # nothing to compare its crashes with: waits for a person to let it phase
 
 
 class Action(enum.StrEnum):
@@ -40,10 +45,11 @@ class Action(enum.StrEnum):
 
     ADVANCE = "advance"  # one step up (to 100 means complete)
     WAIT = "wait"  # healthy, but not yet an interval at this level
-    STOP = "stop"  # a problem remains: down to 0
-    KEEP_STOPPED = "keep-stopped"  # already at 0 and a problem remains
-    RESUME = "resume"  # at 0, every problem overridden: back to the highest level reached
-    HALT = "halt"  # a person halted it: to 0, never resumed by the engine
+    STOP = "stop"  # a problem remains: down to 0 (also: a stop found on Launchpad, recorded)
+    KEEP_STOPPED = "keep-stopped"  # stopped, and not every problem of the stop is resolved
+    RESUME = "resume"  # every problem resolved, or a person resumed it: back to its peak
+    HALT = "halt"  # halted with `phased-updater halt`: to 0, never resumed by the engine
+    HOLD = "hold"  # left as it is for a person: their stop on Launchpad, or nothing to compare
     UNKNOWN = "unknown"  # the Error Tracker could not answer: nothing changes
 
 
@@ -74,6 +80,23 @@ class BinaryPublication:
     percentage: int  # Launchpad's None (fully phased) is stored as FULLY_PHASED
     is_debug: bool
     date_created: datetime
+    # Who set this level, as Launchpad's record says: the account that ran
+    # changeOverride (`creator_link`), or None for the copy to -updates itself.
+    set_by: str | None = None
+    # The level of the record this one replaced; None for the copy's own record.
+    previous_percentage: int | None = None
+
+    @property
+    def changed_after_release(self) -> bool:
+        return self.previous_percentage is not None
+
+    @property
+    def lowered(self) -> bool:
+        return self.previous_percentage is not None and self.percentage < self.previous_percentage
+
+    @property
+    def raised(self) -> bool:
+        return self.previous_percentage is not None and self.percentage > self.previous_percentage
 
 
 @dataclass(frozen=True)
@@ -138,6 +161,8 @@ class Update:
                     "percentage": b.percentage,
                     "is_debug": b.is_debug,
                     "date_created": b.date_created.isoformat(),
+                    "set_by": b.set_by,
+                    "previous_percentage": b.previous_percentage,
                 }
                 for b in self.binaries
             ],
@@ -151,18 +176,38 @@ class Update:
             source=data["source"],
             version=data["version"],
             previous_version=data["previous_version"],
-            date_published=datetime.fromisoformat(data["date_published"]),
+            date_published=_parse(data["date_published"]),
             self_link=data["self_link"],
             signer_link=data["signer_link"],
             creator_link=data["creator_link"],
             binaries=tuple(
-                BinaryPublication(
-                    **{**b, "date_created": datetime.fromisoformat(b["date_created"])}
-                )
+                BinaryPublication(**{**b, "date_created": _parse(b["date_created"])})
                 for b in data["binaries"]
             ),
             highest_percentage=data["highest_percentage"],
         )
+
+
+def account_name(link: str) -> str:
+    """ "~name" for a Launchpad person link (the reports name accounts this way)."""
+    last = link.rstrip("/").rpartition("/")[2]
+    return last if last.startswith("~") else f"~{last}"
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    """A person let an update phase despite a problem: it counts like an override."""
+
+    by: str  # "~name" of who raised the level on Launchpad, or who ran `resume`
+    at: datetime
+    how: str  # e.g. "raised it to 40% on Launchpad", "resumed it: false positive"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"by": self.by, "at": _timestamp(self.at), "how": self.how}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Acknowledgement:
+        return cls(by=str(data["by"]), at=_parse(str(data["at"])), how=str(data["how"]))
 
 
 @dataclass(frozen=True)
@@ -172,6 +217,15 @@ class Problem:
     signature: str | None = None  # the crash bucket's `function` text: untrusted
     evidence: dict[str, Any] = field(default_factory=dict)
     overridden: bool = False
+    acknowledged: Acknowledgement | None = None
+    # None: the Error Tracker reported it in this run. A time: a stop keeps it on
+    # record, but the Error Tracker has not reported it since then.
+    last_reported: datetime | None = None
+
+    @property
+    def resolved(self) -> bool:
+        """Overridden, or acknowledged by a person: it no longer stops the update."""
+        return self.overridden or self.acknowledged is not None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -180,25 +234,114 @@ class Problem:
             "signature": self.signature,
             "evidence": dict(self.evidence),
             "overridden": self.overridden,
+            "acknowledged": self.acknowledged.to_json() if self.acknowledged else None,
+            "last_reported": _timestamp(self.last_reported) if self.last_reported else None,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Problem:
+        acknowledged = data.get("acknowledged")
+        last_reported = data.get("last_reported")
         return cls(
             kind=ProblemKind(data["kind"]),
             url=data["url"],
             signature=data.get("signature"),
             evidence=dict(data.get("evidence") or {}),
             overridden=bool(data.get("overridden")),
+            acknowledged=(
+                Acknowledgement.from_json(acknowledged) if isinstance(acknowledged, dict) else None
+            ),
+            last_reported=_parse(last_reported) if isinstance(last_reported, str) else None,
         )
 
 
 @dataclass(frozen=True)
 class CrashCheck:
-    """The Error Tracker's verdict on an update: its problems, or why it has none to give."""
+    """The Error Tracker's verdict on an update: its problems, or why it has none to give.
+
+    `failure`: the Error Tracker could not answer (a fault: try again next run).
+    `no_comparison`: it answered, but there is nothing to compare the update with (no
+    previous version in the series, or a version it does not know): an expected
+    condition, not a fault.
+    """
 
     problems: tuple[Problem, ...] = ()
     failure: str | None = None
+    no_comparison: str | None = None
+
+
+@dataclass(frozen=True)
+class StopRecord:
+    """An automatic stop in force, as the history keeps it from run to run.
+
+    `problems` are every problem on record for it: those that caused it and those
+    found while it held, each with when the Error Tracker last reported it. The stop
+    holds until each is resolved (overridden or acknowledged by a person). A stop
+    found on Launchpad that no run recorded has `causes_recorded` False when the
+    Error Tracker reports nothing now: only a person can lift it then.
+    """
+
+    at: datetime
+    from_percentage: int
+    problems: tuple[Problem, ...] = ()
+    causes_recorded: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": _timestamp(self.at),
+            "from": self.from_percentage,
+            "problems": [p.to_json() for p in self.problems],
+            "causes_recorded": self.causes_recorded,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> StopRecord:
+        return cls(
+            at=_parse(str(data["at"])),
+            from_percentage=int(data["from"]),
+            problems=tuple(Problem.from_json(p) for p in data.get("problems", [])),
+            causes_recorded=bool(data.get("causes_recorded", True)),
+        )
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What a decision leaves the next one: the stop in force, and what people acknowledged.
+
+    Acknowledgements are keyed like overrides (see `overrides.problem_key`).
+    """
+
+    stop: StopRecord | None = None
+    acknowledged: tuple[tuple[str, Acknowledgement], ...] = ()
+
+    def acknowledgement(self, key: str) -> Acknowledgement | None:
+        return next((a for k, a in self.acknowledged if k == key), None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stop": self.stop.to_json() if self.stop else None,
+            "acknowledged": [{"problem": k, **a.to_json()} for k, a in self.acknowledged],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Standing:
+        stop = data.get("stop")
+        return cls(
+            stop=StopRecord.from_json(stop) if isinstance(stop, dict) else None,
+            acknowledged=tuple(
+                (str(item["problem"]), Acknowledgement.from_json(item))
+                for item in data.get("acknowledged", [])
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class Resume:
+    """`phased-updater resume`: a person lifted whatever stop the update was in."""
+
+    by: str
+    reason: str
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -264,6 +407,11 @@ class Decision:
     reason: str
     problems: tuple[Problem, ...] = ()
     overrides_applied: tuple[str, ...] = ()
+    # The stop in force and the acknowledgements, for the next run's decision.
+    standing: Standing = field(default_factory=Standing)
+    # The person behind a decision the phaser did not make on its own: who halted,
+    # stopped, raised or resumed it ("~name", or `resume --by`); None otherwise.
+    by: str | None = None
 
     @property
     def changes_percentage(self) -> bool:

@@ -1,8 +1,11 @@
 """The SRU team's overrides file: `source, version, thing` a line.
 
-`thing` is an Error Tracker problem URL or the word `increased-rate`. Blank lines
-and `#` comments are allowed. A malformed line is reported with its line number and
-skipped; the other lines still apply, so one typo never un-overrides everything.
+`thing` is an Error Tracker problem URL, the word `increased-rate`, or the word
+`unchecked` (let an update with nothing to compare its crashes with phase without the
+Error Tracker's checks: a new source, or a version the Error Tracker does not know).
+Blank lines and `#` comments are allowed. A malformed line is reported with its line
+number and skipped; the other lines still apply, so one typo never un-overrides
+everything.
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ from phased_updater.debian import is_source_name, is_version
 from phased_updater.model import Problem, ProblemKind
 
 INCREASED_RATE = "increased-rate"
+UNCHECKED = "unchecked"
+# The words a line may give instead of a problem URL.
+WORDS = (INCREASED_RATE, UNCHECKED)
 
 
 @dataclass(frozen=True)
@@ -60,10 +66,11 @@ def parse_line(text: str) -> Override | str | None:
         return f"{source!r} is not a valid source package name"
     if not is_version(version):
         return f"{version!r} is not a valid Debian version"
-    if thing != INCREASED_RATE:
+    if thing not in WORDS:
         parts = urlsplit(thing)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            return f"{thing!r} is neither an Error Tracker problem URL nor {INCREASED_RATE!r}"
+            words = " nor ".join(repr(word) for word in WORDS)
+            return f"{thing!r} is neither an Error Tracker problem URL nor {words}"
     return Override(source, version, thing)
 
 
@@ -75,7 +82,7 @@ class Overrides:
         self.errors = tuple(errors)
         self._things: dict[tuple[str, str], set[str]] = {}
         for item in self.items:
-            thing = item.thing if item.thing == INCREASED_RATE else normalise_url(item.thing)
+            thing = item.thing if item.thing in WORDS else normalise_url(item.thing)
             self._things.setdefault((item.source, item.version), set()).add(thing)
 
     @classmethod
@@ -104,3 +111,18 @@ class Overrides:
         if normalise_url(problem.url) in things:
             return problem.url
         return None
+
+    def unchecked(self, source: str, version: str) -> bool:
+        """Whether a line lets this update phase without the Error Tracker's checks."""
+        return UNCHECKED in self._things.get((source, version), set())
+
+
+def problem_key(problem: Problem) -> str:
+    """What names a problem across runs, as overrides and acknowledgements match it.
+
+    The rate check has one problem per update, whatever its link; a crash is its
+    problem URL, in any spelling of scheme or trailing slash.
+    """
+    if problem.kind is ProblemKind.INCREASED_RATE:
+        return INCREASED_RATE
+    return normalise_url(problem.url)

@@ -12,87 +12,29 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from phased_updater.duration import format_timestamp, parse_timestamp
-from phased_updater.model import Action, Decision, NotEvaluated, Problem, State, Update, UpdateKey
+from phased_updater.model import (
+    Action,
+    Decision,
+    Halt,
+    Problem,
+    Resume,
+    Standing,
+    State,
+    StopRecord,
+    Update,
+    UpdateKey,
+)
+from phased_updater.schema import SCHEMA_VERSION, StoreError, check_and_migrate
 
-# 2 added last_reads, a cache (not history) of what the last run read from Launchpad.
-SCHEMA_VERSION = 2
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY,
-    started TEXT NOT NULL,
-    finished TEXT,
-    dry_run INTEGER NOT NULL,
-    step INTEGER NOT NULL,
-    interval_seconds INTEGER NOT NULL,
-    exit_status INTEGER,
-    summary TEXT
-);
-CREATE TABLE IF NOT EXISTS decisions (
-    id INTEGER PRIMARY KEY,
-    run_id INTEGER NOT NULL REFERENCES runs(id),
-    at TEXT NOT NULL,
-    series TEXT NOT NULL,
-    source TEXT NOT NULL,
-    version TEXT NOT NULL,
-    previous_version TEXT,
-    date_published TEXT NOT NULL,
-    action TEXT NOT NULL,
-    state TEXT NOT NULL,
-    from_percentage INTEGER NOT NULL,
-    to_percentage INTEGER NOT NULL,
-    highest_percentage INTEGER NOT NULL,
-    since TEXT NOT NULL,
-    next_step_at TEXT,
-    reason TEXT NOT NULL,
-    problems TEXT NOT NULL,
-    overrides_applied TEXT NOT NULL,
-    applied INTEGER NOT NULL,
-    error TEXT
-);
-CREATE INDEX IF NOT EXISTS decisions_by_update ON decisions(series, source, version, id);
-CREATE INDEX IF NOT EXISTS decisions_by_run ON decisions(run_id);
-CREATE TABLE IF NOT EXISTS last_reads (
-    series TEXT NOT NULL,
-    source TEXT NOT NULL,
-    version TEXT NOT NULL,
-    read_at TEXT NOT NULL,
-    update_json TEXT NOT NULL,
-    PRIMARY KEY (series, source, version)
-);
-CREATE TABLE IF NOT EXISTS mail_outbox (
-    id INTEGER PRIMARY KEY,
-    key TEXT NOT NULL UNIQUE,
-    run_id INTEGER NOT NULL REFERENCES runs(id),
-    series TEXT NOT NULL,
-    source TEXT NOT NULL,
-    version TEXT NOT NULL,
-    signer_link TEXT,
-    creator_link TEXT,
-    subject TEXT NOT NULL,
-    body TEXT NOT NULL,
-    queued_at TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed', 'skipped')),
-    recipients TEXT,
-    notes TEXT NOT NULL DEFAULT '[]',
-    attempts INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT,
-    sent_at TEXT
-);
-CREATE INDEX IF NOT EXISTS mail_outbox_by_status ON mail_outbox(status, id);
-CREATE TRIGGER IF NOT EXISTS decisions_never_updated BEFORE UPDATE ON decisions
-BEGIN SELECT RAISE(ABORT, 'decision history is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS decisions_never_deleted BEFORE DELETE ON decisions
-BEGIN SELECT RAISE(ABORT, 'decision history is append-only'); END;
-"""
+__all__ = ["SCHEMA_VERSION", "DecisionRecord", "RunRecord", "Store", "StoreError"]
 
 
 @dataclass(frozen=True)
@@ -105,6 +47,7 @@ class RunRecord:
     interval: timedelta
     exit_status: int | None
     summary: dict[str, Any]
+    account: str | None = None  # the Launchpad account the run acted as, if it knew it
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -145,6 +88,7 @@ def _run(row: sqlite3.Row) -> RunRecord:
         interval=timedelta(seconds=row["interval_seconds"]),
         exit_status=row["exit_status"],
         summary=json.loads(row["summary"]) if row["summary"] else {},
+        account=row["account"],
     )
 
 
@@ -170,6 +114,31 @@ def _decision(row: sqlite3.Row) -> DecisionRecord:
         overrides_applied=tuple(json.loads(row["overrides_applied"])),
         applied=bool(row["applied"]),
         error=row["error"],
+        standing=_standing(row),
+        by=row["decided_by"],
+    )
+
+
+def _standing(row: sqlite3.Row) -> Standing:
+    """The standing a decision left; for one recorded before version 3, what it implies.
+
+    A version 2 history recorded no standing: a stopped update's stop is then taken to
+    be the one its latest decision names, with that decision's open problems.
+    """
+    if row["standing"]:
+        return Standing.from_json(json.loads(row["standing"]))
+    if row["state"] != State.STOPPED:
+        return Standing()
+    problems = tuple(Problem.from_json(p) for p in json.loads(row["problems"]))
+    open_problems = tuple(p for p in problems if not p.overridden)
+    at = parse_timestamp(row["since"])
+    return Standing(
+        StopRecord(
+            at=at,
+            from_percentage=row["from_percentage"] if row["action"] == "stop" else 0,
+            problems=tuple(replace(p, last_reported=at) for p in open_problems),
+            causes_recorded=bool(open_problems),
+        )
     )
 
 
@@ -192,22 +161,23 @@ class Store:
 
     @classmethod
     def open(cls, path: Path) -> Store:
+        """Open (or create) the database, migrating it; StoreError when it is not usable."""
+        existed = path.exists()
         path.parent.mkdir(parents=True, exist_ok=True)
         # Worker threads share this connection; `transaction` serialises them.
         connection = sqlite3.connect(
             path, timeout=30, isolation_level=None, check_same_thread=False
         )
-        connection.row_factory = sqlite3.Row
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=FULL")
-        connection.execute("PRAGMA foreign_keys=ON")
-        store = cls(connection)
-        with store.transaction():
-            for statement in _SCHEMA.split(";\n"):
-                if statement.strip():
-                    connection.execute(statement)
-            connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        return store
+        try:
+            connection.row_factory = sqlite3.Row
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=FULL")
+            connection.execute("PRAGMA foreign_keys=ON")
+            check_and_migrate(connection, path, existed=existed)
+        except BaseException:
+            connection.close()
+            raise
+        return cls(connection)
 
     def close(self) -> None:
         self.db.close()
@@ -227,13 +197,40 @@ class Store:
         """Rows of a read-only statement, for the outbox's own table."""
         return self.db.execute(sql, parameters).fetchall()
 
-    def start_run(self, started: datetime, dry_run: bool, step: int, interval: timedelta) -> int:
+    def start_run(
+        self,
+        started: datetime,
+        dry_run: bool,
+        step: int,
+        interval: timedelta,
+        account: str | None = None,
+    ) -> int:
         with self.transaction() as db:
             cursor = db.execute(
-                "INSERT INTO runs (started, dry_run, step, interval_seconds) VALUES (?, ?, ?, ?)",
-                (format_timestamp(started), int(dry_run), step, int(interval.total_seconds())),
+                "INSERT INTO runs (started, dry_run, step, interval_seconds, account)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (
+                    format_timestamp(started),
+                    int(dry_run),
+                    step,
+                    int(interval.total_seconds()),
+                    account,
+                ),
             )
         return int(cursor.lastrowid or 0)
+
+    def set_account(self, run_id: int, account: str) -> None:
+        """The Launchpad account the run acts as, once it has logged in."""
+        with self.transaction() as db:
+            db.execute("UPDATE runs SET account = ? WHERE id = ?", (account, run_id))
+
+    def last_account(self) -> str | None:
+        """The account the latest run that knew it acted as: the phaser's own, for runs
+        that cannot ask Launchpad (anonymous dry runs)."""
+        row = self.db.execute(
+            "SELECT account FROM runs WHERE account IS NOT NULL ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        return str(row[0]) if row else None
 
     def finish_run(
         self, run_id: int, finished: datetime, exit_status: int, summary: dict[str, Any]
@@ -304,12 +301,15 @@ class Store:
             json.dumps(list(decision.overrides_applied)),
             int(applied),
             error,
+            json.dumps(decision.standing.to_json(), sort_keys=True),
+            decision.by,
         )
         sql = (
             "INSERT INTO decisions (run_id, at, series, source, version, previous_version,"
             " date_published, action, state, from_percentage, to_percentage,"
             " highest_percentage, since, next_step_at, reason, problems, overrides_applied,"
-            " applied, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " applied, error, standing, decided_by)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )
         if connection is not None:
             cursor = connection.execute(sql, values)
@@ -458,30 +458,154 @@ class Store:
                 grouped.setdefault(record.key, []).append(record)
         return grouped
 
-    def last_in_flight(self, series: str, before_run: int) -> list[UpdateKey]:
-        """The updates of `series` still in flight when a finished run last listed it.
+    # -- what later runs need of earlier ones ---------------------------------------
 
-        That run is the latest finished one before `before_run` that decided on any
-        update of `series` (a run whose listing failed decided on none). In flight: what
-        it decided on and did not complete, and what it could not evaluate (from its
-        summary's `not_evaluated`), so an update missed by one run is not lost by the
-        next. A run killed part-way (never finished) may have decided on only some.
+    def standings(self, updates: Iterable[tuple[str, str, str]]) -> dict[UpdateKey, Standing]:
+        """The standing each update's latest decision left (no entry: never decided on)."""
+        found: dict[UpdateKey, Standing] = {}
+        for key in updates:
+            row = self.db.execute(
+                "SELECT state, action, problems, since, from_percentage, standing"
+                " FROM decisions WHERE series = ? AND source = ? AND version = ?"
+                " ORDER BY id DESC LIMIT 1",
+                key,
+            ).fetchone()
+            if row is not None:
+                found[UpdateKey(*key)] = _standing(row)
+        return found
+
+    def record_manual(
+        self, kind: str, key: tuple[str, str, str], by: str, reason: str, at: datetime
+    ) -> None:
+        """Keep a `halt` or `resume` a person gave, with who and why."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO manual_actions (series, source, version, kind, decided_by, reason,"
+                " at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (*key, kind, by, reason, format_timestamp(at)),
+            )
+
+    def manual(
+        self, updates: Iterable[tuple[str, str, str]]
+    ) -> dict[UpdateKey, tuple[Halt | None, Resume | None]]:
+        """Per update: the halt in force (the latest action is a halt), and the latest resume.
+
+        The database's record of a halt keeps an update halted even if the halts file
+        that named it is lost.
         """
-        run = self.db.execute(
-            "SELECT id, summary FROM runs r WHERE id < ? AND finished IS NOT NULL AND EXISTS"
-            " (SELECT 1 FROM decisions d WHERE d.run_id = r.id AND d.series = ?)"
-            " ORDER BY id DESC LIMIT 1",
-            (before_run, series),
-        ).fetchone()
-        if run is None:
-            return []
+        found: dict[UpdateKey, tuple[Halt | None, Resume | None]] = {}
+        for key in updates:
+            rows = self.db.execute(
+                "SELECT kind, decided_by, reason, at FROM manual_actions WHERE series = ?"
+                " AND source = ? AND version = ? ORDER BY id DESC",
+                key,
+            ).fetchall()
+            if not rows:
+                continue
+            halt = None
+            latest = rows[0]
+            if latest["kind"] == "halt":
+                halt = Halt(
+                    *key, latest["reason"], latest["decided_by"], parse_timestamp(latest["at"])
+                )
+            latest_resume = next((r for r in rows if r["kind"] == "resume"), None)
+            resume = (
+                Resume(
+                    latest_resume["decided_by"],
+                    latest_resume["reason"],
+                    parse_timestamp(latest_resume["at"]),
+                )
+                if latest_resume is not None
+                else None
+            )
+            found[UpdateKey(*key)] = (halt, resume)
+        return found
+
+    def track(
+        self,
+        updates: Iterable[tuple[str, str, str]],
+        at: datetime,
+        listings: Mapping[UpdateKey, Mapping[str, Any]] | None = None,
+    ) -> None:
+        """Remember updates seen in -updates, so that later runs read them however old.
+
+        `listings`: the source publications as this run's listings gave them (JSON),
+        kept so that a later run reads an update no longer in its dated listing with
+        one request.
+        """
+        listings = listings or {}
+        with self.transaction() as db:
+            for key in updates:
+                listed = listings.get(UpdateKey(*key))
+                db.execute(
+                    "INSERT INTO tracked (series, source, version, first_seen, listing)"
+                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET"
+                    " listing = COALESCE(excluded.listing, tracked.listing)",
+                    (
+                        *key,
+                        format_timestamp(at),
+                        json.dumps(dict(listed), sort_keys=True) if listed else None,
+                    ),
+                )
+
+    def listings(self, updates: Iterable[tuple[str, str, str]]) -> dict[UpdateKey, dict[str, Any]]:
+        """The source publication each tracked update's last listing gave, if kept."""
+        found: dict[UpdateKey, dict[str, Any]] = {}
+        for key in updates:
+            row = self.db.execute(
+                "SELECT listing FROM tracked WHERE series = ? AND source = ? AND version = ?",
+                key,
+            ).fetchone()
+            if row is not None and row[0]:
+                found[UpdateKey(*key)] = json.loads(row[0])
+        return found
+
+    def retire(
+        self,
+        key: tuple[str, str, str],
+        at: datetime,
+        why: str,
+        connection: sqlite3.Connection | None = None,
+    ) -> None:
+        """An update no run needs to read again: fully phased, superseded or deleted.
+
+        Pass `connection` to join a transaction already open.
+        """
+        with nullcontext(connection) if connection is not None else self.transaction() as db:
+            db.execute(
+                "INSERT INTO tracked (series, source, version, first_seen, done_at,"
+                " done_reason) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET"
+                " done_at = excluded.done_at, done_reason = excluded.done_reason",
+                (*key, format_timestamp(at), format_timestamp(at), why),
+            )
+
+    def retired(self, series: str) -> set[UpdateKey]:
         rows = self.db.execute(
-            "SELECT source, version FROM decisions WHERE run_id = ? AND series = ?"
-            " AND state != 'complete' ORDER BY id",
-            (run["id"], series),
-        ).fetchall()
-        found = [UpdateKey(series, row["source"], row["version"]) for row in rows]
-        entries = json.loads(run["summary"] or "{}").get("not_evaluated", [])
-        missed = map(NotEvaluated.from_json, entries if isinstance(entries, list) else [])
-        found += [m.key for m in missed if m is not None and m.series == series]
-        return list(dict.fromkeys(found))
+            "SELECT source, version FROM tracked WHERE series = ? AND done_at IS NOT NULL",
+            (series,),
+        )
+        return {UpdateKey(series, row["source"], row["version"]) for row in rows}
+
+    def in_flight(self, series: str | None = None) -> list[UpdateKey]:
+        """Every update seen and not yet done, in `series` (or in every series)."""
+        rows = self.db.execute(
+            "SELECT series, source, version FROM tracked WHERE done_at IS NULL"
+            " AND (? IS NULL OR series = ?) ORDER BY series, source, version",
+            (series, series),
+        )
+        return [UpdateKey(row["series"], row["source"], row["version"]) for row in rows]
+
+    def last_listed(self, series: str) -> datetime | None:
+        """When a run last listed the series' -updates completely, if one ever did."""
+        row = self.db.execute(
+            "SELECT listed_at FROM series_listings WHERE series = ?", (series,)
+        ).fetchone()
+        return parse_timestamp(row[0]) if row else None
+
+    def listed(self, series: str, at: datetime) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO series_listings (series, listed_at) VALUES (?, ?)"
+                " ON CONFLICT DO UPDATE SET listed_at = excluded.listed_at",
+                (series, format_timestamp(at)),
+            )

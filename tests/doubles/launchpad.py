@@ -38,9 +38,10 @@ from tests.doubles.launchpad_render import (
     Json,
     Rendered,
     Renderer,
+    person_path,
 )
 from tests.doubles.loopback import LoopbackServer, Request, Response
-from tests.doubles.scenario import Scenario, Series
+from tests.doubles.scenario import Person, Scenario, Series
 from tests.doubles.wadl import WADL_MEDIA_TYPE, OperationSpec, schema, wadl_document
 
 __all__ = [
@@ -52,6 +53,8 @@ __all__ = [
 ]
 
 API_VERSION = "devel"
+# The account a token acts as unless a test says otherwise: the phaser's bot.
+PHASER_ACCOUNT = "phasing-bot"
 JSON_TYPE = "application/json"  # exactly: with a charset launchpadlib returns raw bytes
 # Collection links of the service root whose Launchpad path differs from the link name.
 _ROOT_COLLECTION_PATHS = {
@@ -102,6 +105,10 @@ class Fault:
 
 class _NotFound(Exception):
     pass
+
+
+class _Me(Exception):
+    """people/+me: Launchpad redirects to the caller's own person, or refuses anonymous."""
 
 
 @dataclass(frozen=True)
@@ -177,10 +184,24 @@ class LaunchpadDouble(LoopbackServer):
 
     # -- test controls --------------------------------------------------------
 
-    def add_token(self, consumer_key: str, token: str, secret: str, *, admin: bool = True) -> None:
-        """Accept this OAuth token; only admin tokens may call changeOverride."""
+    def add_token(
+        self,
+        consumer_key: str,
+        token: str,
+        secret: str,
+        *,
+        admin: bool = True,
+        person: str = PHASER_ACCOUNT,
+    ) -> None:
+        """Accept this OAuth token, acting as `person`; only admin tokens may call changeOverride.
+
+        A person the scenario does not know is added, as an account with no address
+        (the phaser's bot account, an SRU member's).
+        """
         with self.lock:
-            self._tokens[(consumer_key, token)] = Token(consumer_key, token, secret, admin)
+            if person not in self.archive.people:
+                self.archive.people[person] = Person(person, person, None)
+            self._tokens[(consumer_key, token)] = Token(consumer_key, token, secret, admin, person)
 
     def publish(self) -> None:
         """Run the publisher: Pending records become Published, older ones Superseded."""
@@ -270,6 +291,11 @@ class LaunchpadDouble(LoopbackServer):
             target = self._resolve(path)
         except _NotFound:
             return _text_response(404, f"Object: {path!r} not found")
+        except _Me:
+            if viewer.token is None:
+                return _text_response(401, "You need to be logged in to view this URL.")
+            location = self.api_base + person_path(viewer.token.person)
+            return Response(303, headers={"Location": location})
         try:
             if request.method == "GET":
                 return self._get(request, path, target, viewer)
@@ -304,6 +330,8 @@ class LaunchpadDouble(LoopbackServer):
         render = self.renderer
         archive = self.archive
         parts = path.rstrip("/").split("/")
+        if parts == ["people", "+me"]:
+            raise _Me
         if parts == ["distros"]:
             return _Collection("distribution", lambda v: [render.distribution()])
         if parts[0].startswith("~") and len(parts) in (1, 3):
@@ -474,8 +502,12 @@ class LaunchpadDouble(LoopbackServer):
                 return Rendered(records, render.binary)
             case ("binary_package_publishing_history", "changeOverride"):
                 assert isinstance(target.key, int)
+                assert viewer.token is not None  # _post refuses anonymous writes
                 new = archive.change_override(
-                    target.key, _optional_int(args, "new_phased_update_percentage"), self.clock
+                    target.key,
+                    _optional_int(args, "new_phased_update_percentage"),
+                    self.clock,
+                    viewer.token.person,
                 )
                 return None if new is None else render.binary(new)
             case ("distribution", "getSeries"):

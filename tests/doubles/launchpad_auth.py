@@ -29,12 +29,13 @@ _OAUTH_PARAM = re.compile(r'(\w+)="([^"]*)"')
 
 @dataclass(frozen=True)
 class Token:
-    """An access token the double accepts."""
+    """An access token the double accepts, and the account (`person`) it acts as."""
 
     consumer_key: str
     token: str
     secret: str
     admin: bool
+    person: str
 
 
 @dataclass(frozen=True)

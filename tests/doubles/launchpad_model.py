@@ -73,6 +73,8 @@ class BinaryPublication:
     date_created: datetime
     date_published: datetime | None
     date_superseded: datetime | None = None
+    # The account whose changeOverride created this record; None for the copy's own.
+    creator: str | None = None
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,8 @@ class Archive:
             self._sources_named.setdefault(source.name, []).append(source.id)
             for binary in upload.binaries:
                 arches[upload.series].add(binary.arch)
+                if binary.set_by is not None and binary.set_by not in self.people:
+                    raise ValueError(f"binary {binary.name} names unknown person {binary.set_by}")
                 record = BinaryPublication(
                     id=next(self._binary_ids),
                     source_id=source.id,
@@ -157,7 +161,7 @@ class Archive:
                     arch=binary.arch,
                     pocket=upload.pocket,
                     status=upload.status,
-                    pup=binary.pup,
+                    pup=binary.was if binary.set_by is not None else binary.pup,
                     is_debug=binary.is_debug,
                     architecture_specific=binary.architecture_specific,
                     source_name=upload.source,
@@ -167,6 +171,19 @@ class Archive:
                     date_superseded=superseded,
                 )
                 self._add_binary(record)
+                if binary.set_by is not None:
+                    changed = binary.set_at or upload.published
+                    self._add_binary(
+                        replace(
+                            record,
+                            id=next(self._binary_ids),
+                            pup=binary.pup,
+                            date_created=changed,
+                            date_published=changed if published else None,
+                            creator=binary.set_by,
+                        )
+                    )
+                    record.status, record.date_superseded = "Superseded", changed
         self.arches = {name: sorted(tags) for name, tags in arches.items()}
 
     def _add_binary(self, record: BinaryPublication) -> None:
@@ -296,12 +313,13 @@ class Archive:
     # -- writes ---------------------------------------------------------------
 
     def change_override(
-        self, binary_id: int, new_pup: int | None, now: datetime
+        self, binary_id: int, new_pup: int | None, now: datetime, creator: str
     ) -> BinaryPublication | None:
         """bpph.changeOverride(new_phased_update_percentage=...), as Launchpad does it.
 
         Returns the new Pending record, or None when nothing changes. A deb's
-        matching ddeb (``<name>-dbgsym``) gets a new record too.
+        matching ddeb (``<name>-dbgsym``) gets a new record too. Every new record
+        names `creator`, the caller (`@call_with(creator=REQUEST_USER)`).
         """
         current = self.binaries[binary_id]
         if new_pup is None:
@@ -320,8 +338,8 @@ class Archive:
         if stored == current.pup:
             return None
         for ddeb in self._matching_ddebs(current):
-            self._add_copy(ddeb, stored, now)
-        return self._add_copy(current, stored, now)
+            self._add_copy(ddeb, stored, now, creator)
+        return self._add_copy(current, stored, now, creator)
 
     def _matching_ddebs(self, deb: BinaryPublication) -> list[BinaryPublication]:
         return [
@@ -331,7 +349,7 @@ class Archive:
         ]
 
     def _add_copy(
-        self, old: BinaryPublication, pup: int | None, now: datetime
+        self, old: BinaryPublication, pup: int | None, now: datetime, creator: str
     ) -> BinaryPublication:
         new = replace(
             old,
@@ -341,6 +359,7 @@ class Archive:
             date_created=now,
             date_published=None,
             date_superseded=None,
+            creator=creator,
         )
         self._add_binary(new)
         return new

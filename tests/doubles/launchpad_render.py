@@ -287,6 +287,9 @@ class Renderer:
                 "date_superseded": binary.date_superseded,
                 "archive_link": self.link(ARCHIVE_PATH),
                 "distro_arch_series_link": self.link(arch_series_path(binary.series, binary.arch)),
+                "creator_link": self.link(
+                    person_path(binary.creator) if binary.creator is not None else None
+                ),
             },
         )
 

@@ -39,13 +39,21 @@ class Person:
 
 @dataclass
 class Binary:
-    """One binary publication of an upload; `pup` None means fully phased."""
+    """One binary publication of an upload; `pup` None means fully phased.
+
+    With `set_by`, the level was changed after release: the copy to -updates made a
+    record at `was`, and the account `set_by` changed it to `pup` at `set_at` (as
+    `changeOverride` does, so the new record's creator is that account).
+    """
 
     name: str
     arch: str = "amd64"
     pup: int | None = 10
     is_debug: bool = False
     architecture_specific: bool = True
+    set_by: str | None = None
+    set_at: datetime | None = None
+    was: int | None = None
 
 
 @dataclass

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from tests.doubles.errortracker import ErrorTrackerDouble
+from tests.doubles.launchpad import PHASER_ACCOUNT
 from tests.doubles.scenario import (
     DEVELOPMENT,
     OBSOLETE,
@@ -52,7 +53,8 @@ def demo() -> Scenario:
 
     Quirks on purpose: a previous version copied to both Security and
     Updates (cryptkit), a Debian sync with no signer (zed), the robot katie
-    as signer (nettool), a sponsor who is not the creator (libfoo), a hidden
+    as signer (nettool, which an SRU member stopped by hand on Launchpad), a
+    sponsor who is not the creator (libfoo), a hidden
     email (dave) and an invalid account (erin); -dbgsym debug binaries and
     architecture-independent ones; plus uploads the phaser must ignore: one in
     Proposed, one in the development series and one in an obsolete series.
@@ -65,6 +67,7 @@ def demo() -> Scenario:
         Person("erin", "Erin Gone", "erin@example.com", is_valid=False),
         Person("frank", "Frank Debian", "frank@debian.example"),
         Person("katie", "Katie", None),
+        Person("sru-steve", "Steve SRU", "steve@example.com"),
     ]
     uploads = [
         # hello: clean update on noble.
@@ -102,14 +105,16 @@ def demo() -> Scenario:
         Upload("jammy", "zed", "0.9-1ubuntu0.22.04.1", _at(5), signer=None, creator="frank",
                binaries=[Binary("zed", pup=20),
                          Binary("zed-common", pup=20, architecture_specific=False)]),
-        # nettool: signed by the robot for an account since deactivated; stopped at 0.
+        # nettool: signed by the robot for an account since deactivated; stopped at 0 by
+        # an SRU member on Launchpad (change-override --percentage 0) a day ago.
         Upload("jammy", "nettool", "2.4-1", _at(900), "Release", signer="katie", creator="erin",
                binaries=[Binary("nettool", pup=None)]),
         Upload("jammy", "nettool", "2.4-1ubuntu0.2", _at(60), "Updates", "Superseded",
                signer="katie", creator="erin", binaries=[Binary("nettool", pup=None)]),
         Upload("jammy", "nettool", "2.4-1ubuntu0.3", _at(6), signer="katie", creator="erin",
-               binaries=[Binary("nettool", pup=0),
-                         Binary("nettool-dbgsym", pup=0, is_debug=True)]),
+               binaries=[Binary("nettool", pup=0, set_by="sru-steve", set_at=_at(1), was=30),
+                         Binary("nettool-dbgsym", pup=0, is_debug=True, set_by="sru-steve",
+                                set_at=_at(1), was=30)]),
         # gizmo: a new crash the operator overrides.
         Upload("jammy", "gizmo", OVERRIDDEN_UPDATE.previous_version, _at(900), "Release",
                signer="alice", creator="alice", binaries=[Binary("gizmo", pup=None)]),
@@ -179,7 +184,8 @@ _SERIES_POOL = [
 
 
 def _sized_people(count: int) -> list[Person]:
-    people = [Person("katie", "Katie", None)]
+    # The phaser's own bot account (a token the engine uses acts as it) and a robot.
+    people = [Person(PHASER_ACCOUNT, "Phasing bot", None), Person("katie", "Katie", None)]
     for i in range(count):
         people.append(
             Person(
@@ -193,27 +199,47 @@ def _sized_people(count: int) -> list[Person]:
     return people
 
 
-def _sized_binaries(source: str, count: int, pup: int | None, rng: random.Random) -> list[Binary]:
-    """`count` binaries: the main one, libraries, an arch-all one and a -dbgsym."""
-    binaries = [Binary(source, pup=pup)]
+def _sized_binaries(
+    source: str,
+    count: int,
+    pup: int | None,
+    rng: random.Random,
+    stopped_at: datetime | None = None,
+) -> list[Binary]:
+    """`count` binaries: the main one, libraries, an arch-all one and a -dbgsym.
+
+    With `stopped_at`, the phaser stopped the update then (from 30%): its records of
+    0 name the phaser's account, as Launchpad's would.
+    """
+    stop = {"set_by": PHASER_ACCOUNT, "set_at": stopped_at, "was": 30} if stopped_at else {}
+    binaries = [Binary(source, pup=pup, **stop)]
     if count >= 2:
-        binaries.append(Binary(f"{source}-dbgsym", pup=pup, is_debug=True))
+        binaries.append(Binary(f"{source}-dbgsym", pup=pup, is_debug=True, **stop))
     if count >= 3:
-        binaries.append(Binary(f"{source}-common", pup=pup, architecture_specific=False))
+        binaries.append(Binary(f"{source}-common", pup=pup, architecture_specific=False, **stop))
     arches = ("amd64", "arm64")
     while len(binaries) < count:
         lib = f"lib{source}{len(binaries)}"
-        binaries.append(Binary(lib, arch=arches[rng.randrange(2)], pup=pup))
+        binaries.append(Binary(lib, arch=arches[rng.randrange(2)], pup=pup, **stop))
     return binaries
 
 
-def sized(sources: int, series: int = 4, binaries_per_source: int = 6, seed: int = 0) -> Scenario:
+def sized(
+    sources: int,
+    series: int = 4,
+    binaries_per_source: int = 6,
+    seed: int = 0,
+    *,
+    stopped: bool = True,
+) -> Scenario:
     """A deterministic archive with `sources` phasing updates, for the benchmark.
 
     The first of `series` series is the development one; phasing updates are
     spread over the others. Each source has a Release version, 0-3 earlier
     (superseded) Updates/Security versions and the current phasing update,
-    sometimes copied to Security too.
+    sometimes copied to Security too. With `stopped`, about one in ten was stopped
+    by the phaser before (at 0, its records naming the phaser's account); without,
+    every one is phasing.
     """
     if not 2 <= series <= len(_SERIES_POOL):
         raise ValueError(f"series must be between 2 and {len(_SERIES_POOL)}")
@@ -221,7 +247,7 @@ def sized(sources: int, series: int = 4, binaries_per_source: int = 6, seed: int
     chosen = _SERIES_POOL[:series]
     stable = [s.name for s in chosen if s.status != DEVELOPMENT]
     people = _sized_people(20)
-    names = [p.name for p in people]
+    names = [p.name for p in people if p.name != PHASER_ACCOUNT]
     uploads: list[Upload] = []
     for i in range(sources):
         source = f"pkg{i:05d}"
@@ -247,12 +273,16 @@ def sized(sources: int, series: int = 4, binaries_per_source: int = 6, seed: int
         version = f"{base}-1ubuntu0.{earlier + 1}"
         published = SIZED_NOW - timedelta(hours=6 + rng.randrange(240))
         pup = rng.choice((0, 10, 20, 30, 40, 50, 60, 70, 80, 90))
+        if pup == 0 and not stopped:
+            pup = 10
         pockets = ("Updates", "Security") if rng.random() < 0.15 else ("Updates",)
         for pocket in pockets:
+            phasing = pocket == "Updates"
+            stopped = published + (SIZED_NOW - published) / 2 if phasing and pup == 0 else None
             uploads.append(
                 Upload(target, source, version, published, pocket, signer=signer,
                        creator=creator,
                        binaries=_sized_binaries(
-                           source, binaries_per_source, pup if pocket == "Updates" else None, rng))
+                           source, binaries_per_source, pup if phasing else None, rng, stopped))
             )  # fmt: skip
     return Scenario(series=list(chosen), people=people, uploads=uploads)

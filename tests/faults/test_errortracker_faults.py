@@ -76,10 +76,13 @@ def test_a_failing_error_tracker_leaves_the_update_unknown(
     assert engine.package("libfoo")["state"] == "stopped"
 
 
-def test_a_version_the_error_tracker_does_not_know_is_unknown(engine: Engine) -> None:
-    # The service answers 404 "<src> version <v> was not found in Launchpad."
+def test_a_version_the_error_tracker_does_not_know_is_held_for_a_person(engine: Engine) -> None:
+    # The service answers 404 "<src> version <v> was not found in Launchpad.": an
+    # expected condition, not a fault: held (exit 0), until an override or resume.
     known = {(CLEAN_UPDATE.source, CLEAN_UPDATE.previous_version)}
     engine.errors.known_versions = known
-    assert engine.run() == 1
-    assert_unknown_and_untouched(engine, "hello", 10, f"{NEW_BUCKETS}: HTTP 404")
+    assert engine.run() == 0
+    hello = engine.package("hello")
+    assert (hello["state"], hello["action"], hello["percentage"]) == ("held", "hold", 10)
+    assert f"does not know version {CLEAN_UPDATE.version} (404)" in hello["reason"]
     assert set(engine.percentages(*CLEAN_UPDATE[:3]).values()) == {10}

@@ -32,8 +32,8 @@ ZED = "jammy zed 0.9-1ubuntu0.22.04.1"
 
 
 def listing(series: str) -> str:
-    """A regex for the request listing a series' -updates (only it passes a date)."""
-    return rf"^(?=.*ws\.op=getPublishedSources)(?=.*created_since_date)(?=.*/{series}\b)"
+    """A regex for the request listing a series' -updates (it names no source)."""
+    return rf"^(?=.*ws\.op=getPublishedSources)(?!.*source_name)(?=.*/{series}\b)"
 
 
 def binaries_of(launchpad: LaunchpadDouble, source: str, version: str, arch: str) -> str:

@@ -52,7 +52,12 @@ def driven(engine: Engine, *, credentials: bool) -> dict[str, list[list[str]]]:
                 *("--reason", "testing", "--by", "fault tests", "--now", NOW),
             ]
         ],
-        "resume": [["resume", *launchpad, *state, *report, *halts, *target, *writes]],
+        "resume": [
+            [
+                *("resume", *launchpad, *state, *report, *halts, *target, *writes),
+                *("--by", "fault tests", "--reason", "testing", "--now", NOW),
+            ]
+        ],
         "overrides": [["overrides", "check", str(overrides)]],
         "check": [["check", "hello", CLEAN_UPDATE.version, "10", "--machine-id", "ab" * 16]],
         "forecast": [["forecast", "--now", NOW]],

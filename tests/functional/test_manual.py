@@ -64,7 +64,7 @@ def test_resume_lifts_the_halt_and_the_next_cycle_resumes(engine: Engine) -> Non
     engine.run()  # 10% -> 20%
     engine.later(1)
     assert manual(engine, "halt", "--reason", "r", "--by", "me") == 0
-    assert manual(engine, "resume") == 0
+    assert manual(engine, "resume", "--by", "me", "--reason", "fixed") == 0
     assert set(engine.percentages(*CLEAN_UPDATE[:3]).values()) == {0}
     engine.later(1)
     engine.run()
@@ -72,11 +72,11 @@ def test_resume_lifts_the_halt_and_the_next_cycle_resumes(engine: Engine) -> Non
     assert (hello["action"], hello["percentage"]) == ("resume", 20)
 
 
-def test_resume_of_something_not_halted_is_refused(
+def test_resume_of_an_update_nobody_knows_is_refused(
     engine: Engine, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert manual(engine, "resume") == 2
-    assert "not halted by hand" in capsys.readouterr().err
+    assert manual(engine, "resume", "--by", "me", "--reason", "typo?") == 2
+    assert "neither halted nor known to the state database" in capsys.readouterr().err
 
 
 def test_anonymous_halt_only_records_the_halt(engine: Engine) -> None:

@@ -5,11 +5,14 @@ binaries every hour: between two reads only a write changes them, and the cycle
 forgets a read as soon as it writes. So a run inside the interval asks the Error
 Tracker (problems can appear at any time) and Launchpad only for what it must write.
 Every test compares with what an engine with no earlier reads decides on the same
-archive at the same time: reusing a read must never change a decision.
+archive at the same time: reusing a read must never change a decision. (The archive
+has no earlier stops: a stop's standing is history, which a fresh engine lacks.)
 """
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -53,16 +56,23 @@ def decisions(engine: Engine) -> list[dict[str, Any]]:
 def fresh_decisions(
     launchpad: LaunchpadDouble, errortracker: ErrorTrackerDouble, engine: Engine, home: Path
 ) -> list[dict[str, Any]]:
-    """What an engine with no earlier reads decides at `engine.now` (a dry run)."""
+    """What the engine would decide at `engine.now` with no earlier reads (a dry run).
+
+    A copy of its state database without the kept reads: the same history (a stop in
+    force is history a decision rests on), every update read afresh.
+    """
     fresh = Engine(launchpad, errortracker, made(home), engine.now)
-    assert fresh.run(anonymous=True) in (0, 1)
+    shutil.copy(engine.home / "state.sqlite3", fresh.home / "state.sqlite3")
+    with sqlite3.connect(fresh.home / "state.sqlite3") as database:
+        database.execute("DELETE FROM last_reads")
+    assert fresh.run("--dry-run") in (0, 1)
     return decisions(fresh)
 
 
 def test_an_hour_later_only_the_error_tracker_is_asked(
     make_launchpad: MakeLaunchpad, errortracker: ErrorTrackerDouble, tmp_path: Path
 ) -> None:
-    launchpad = make_launchpad(sized(SOURCES), clock=SIZED_NOW)
+    launchpad = make_launchpad(sized(SOURCES, stopped=False), clock=SIZED_NOW)
     engine = Engine(launchpad, errortracker, made(tmp_path / "engine"), SIZED_NOW)
     assert engine.run() == 0  # every update steps up (or resumes): written, read forgotten
     assert {p["action"] for p in decisions(engine)} <= {"advance", "resume"}
@@ -85,7 +95,7 @@ def test_an_hour_later_only_the_error_tracker_is_asked(
 def test_a_crash_found_inside_the_interval_stops_the_update_from_a_fresh_read(
     make_launchpad: MakeLaunchpad, errortracker: ErrorTrackerDouble, tmp_path: Path
 ) -> None:
-    launchpad = make_launchpad(sized(SOURCES), clock=SIZED_NOW)
+    launchpad = make_launchpad(sized(SOURCES, stopped=False), clock=SIZED_NOW)
     engine = Engine(launchpad, errortracker, made(tmp_path / "engine"), SIZED_NOW)
     assert engine.run() == 0
     engine.later(1)
@@ -118,7 +128,7 @@ def test_a_read_an_interval_old_is_not_reused(
     make_launchpad: MakeLaunchpad, errortracker: ErrorTrackerDouble, tmp_path: Path
 ) -> None:
     """Dry runs never write, so every read is kept; but never for longer than an interval."""
-    launchpad = make_launchpad(sized(SOURCES), clock=SIZED_NOW)
+    launchpad = make_launchpad(sized(SOURCES, stopped=False), clock=SIZED_NOW)
     engine = Engine(launchpad, errortracker, made(tmp_path / "engine"), SIZED_NOW)
     assert engine.run(anonymous=True) == 0
     engine.now += INTERVAL - timedelta(seconds=1)
@@ -136,7 +146,7 @@ def test_a_read_an_interval_old_is_not_reused(
 def test_a_replay_at_an_earlier_time_does_not_reuse_later_reads(
     make_launchpad: MakeLaunchpad, errortracker: ErrorTrackerDouble, tmp_path: Path
 ) -> None:
-    launchpad = make_launchpad(sized(SOURCES), clock=SIZED_NOW)
+    launchpad = make_launchpad(sized(SOURCES, stopped=False), clock=SIZED_NOW)
     engine = Engine(launchpad, errortracker, made(tmp_path / "engine"), SIZED_NOW)
     assert engine.run(anonymous=True) == 0
     engine.now = SIZED_NOW - HOUR

@@ -17,7 +17,10 @@ def binary(
     created: datetime = T0,
     arch: str = "amd64",
     debug: bool = False,
+    set_by: str | None = None,
+    previous: int | None = None,
 ) -> BinaryPublication:
+    """A binary record; with `previous`, one `set_by` made by changing that level."""
     return BinaryPublication(
         self_link=f"http://lp.test/devel/ubuntu/+archive/primary/+binarypub/{name}-{arch}",
         name=name,
@@ -25,7 +28,13 @@ def binary(
         percentage=percentage,
         is_debug=debug,
         date_created=created,
+        set_by=set_by,
+        previous_percentage=previous,
     )
+
+
+PHASER = "http://lp.test/devel/~phasing-bot"
+SRU_MEMBER = "http://lp.test/devel/~sru-steve"
 
 
 def update(

@@ -34,6 +34,7 @@ from phased_updater.report.input import ReportInput
 from phased_updater.store import RunRecord, Store
 
 NOW = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
+PHASER = "http://lp.test/~phasing-bot"  # the simulated phaser's Launchpad account
 STEP = 10
 INTERVAL = timedelta(hours=6)
 
@@ -76,6 +77,8 @@ class Plan:
     since: datetime | None = None
     highest: int = 10
     complete: bool = False
+    # The level before the phaser's last write, as Launchpad's records keep it.
+    previous_percentage: int | None = None
 
     def update(self) -> Update:
         since = self.since or self.published
@@ -86,6 +89,8 @@ class Plan:
             percentage=self.percentage,
             is_debug=False,
             date_created=since,
+            set_by=PHASER if self.previous_percentage is not None else None,
+            previous_percentage=self.previous_percentage,
         )
         return Update(
             series=self.series,
@@ -121,10 +126,21 @@ class Simulation:
             if start <= at
         )
         halt = plan.halt if plan.halt is not None and plan.halt.at <= at else None
-        decision = decide(update, plan.check(at), overrides, halt, at, self.step, self.interval)
+        decision = decide(
+            update,
+            plan.check(at),
+            overrides,
+            halt,
+            at,
+            self.step,
+            self.interval,
+            standing=self.store.standings([update.key]).get(update.key),
+            phaser=PHASER,
+        )
         self.store.record(run_id, at, update, decision, applied=not dry_run)
         if not dry_run:
             if decision.to_percentage != plan.percentage:
+                plan.previous_percentage = plan.percentage
                 plan.percentage = decision.to_percentage
                 plan.since = at
             plan.highest = decision.highest_percentage

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -11,7 +12,9 @@ from phased_updater.model import (
     Halt,
     Problem,
     ProblemKind,
+    Standing,
     State,
+    StopRecord,
     Update,
 )
 from phased_updater.overrides import Overrides
@@ -98,7 +101,17 @@ def test_a_stopped_update_with_problems_stays_stopped() -> None:
 
 def test_overriding_by_url_resumes_at_the_highest_level() -> None:
     overrides = Overrides.parse(f"foo, 1.2-3ubuntu0.1, {CRASH.url}\n")
-    d = run(update(binary(percentage=0), highest=40), CrashCheck((CRASH,)), overrides)
+    stopped = Standing(StopRecord(T0, 40, (replace(CRASH, last_reported=T0),)))
+    d = decide(
+        update(binary(percentage=0), highest=40),
+        CrashCheck((CRASH,)),
+        overrides,
+        None,
+        T0 + SIX_HOURS,
+        10,
+        SIX_HOURS,
+        standing=stopped,
+    )
     assert (d.action, d.state, d.to_percentage) == (Action.RESUME, State.PHASING, 40)
     assert d.problems[0].overridden
     assert d.overrides_applied == (CRASH.url,)
@@ -161,7 +174,7 @@ def test_a_halt_stops_and_is_never_resumed_by_the_engine() -> None:
     assert "sru-member" in again.reason
 
 
-def test_a_resume_without_overrides_says_the_problem_went_away() -> None:
+def test_an_update_released_at_0_with_no_stop_on_record_is_held_for_a_person() -> None:
     d = run(update(binary(percentage=0), highest=60))
-    assert (d.action, d.to_percentage) == (Action.RESUME, 60)
-    assert "no longer reports" in d.reason
+    assert (d.action, d.state, d.to_percentage) == (Action.HOLD, State.HALTED, 0)
+    assert "held for a person" in d.reason

@@ -60,7 +60,8 @@ def test_top_level_timestamps_counts_and_settings(document: dict[str, Any]) -> N
         10,
     )
     assert document["counts"] == {
-        "phasing": 4, "stopped": 2, "halted": 1, "unknown": 1, "complete": 2, "not_evaluated": 0,
+        "phasing": 4, "stopped": 2, "halted": 1, "held": 0, "unknown": 1, "complete": 2,
+        "not_evaluated": 0,
     }  # fmt: skip
     # The run evaluated everything.
     assert (document["not_evaluated"], document["failures"]) == ([], [])

@@ -48,6 +48,7 @@ def test_header_counts_every_state_and_the_run_settings(view: ReportView) -> Non
     assert view.counts == {
         "stopped": 2,
         "halted": 1,
+        "held": 0,
         "unknown": 1,
         "not-evaluated": 0,
         "phasing": 4,

@@ -1,13 +1,12 @@
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from phased_updater.model import CrashCheck, Problem, ProblemKind, Series, Update
+from phased_updater.model import CrashCheck, Problem, ProblemKind, Update
 from phased_updater.overrides import Overrides
 from phased_updater.policy import decide
 from phased_updater.store import Store
@@ -114,40 +113,54 @@ def test_old_kept_reads_are_dropped(tmp_path: Path) -> None:
     assert list(store.last_reads(keys, *window)) == [keys[1]]
 
 
-def test_last_in_flight_is_what_the_last_finished_run_to_list_a_series_left_open(
-    tmp_path: Path,
-) -> None:
+def test_every_update_seen_is_tracked_until_it_is_done(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "state.sqlite3")
-    noble = Series("noble", "24.04", "http://lp.test/devel/ubuntu/noble")
-    interval = timedelta(hours=6)
+    keys = [("jammy", "foo", "1.0-1ubuntu0.1"), ("jammy", "bar", "2.0-1ubuntu0.1")]
+    store.track([*keys, ("noble", "baz", "3.0-1ubuntu0.1")], T0)
+    store.track(keys, T0 + timedelta(days=1))  # seen again: nothing changes
+    assert store.in_flight("jammy") == sorted(keys)
+    store.retire(keys[0], T0 + timedelta(days=2), "fully phased")
+    assert store.in_flight("jammy") == [keys[1]]
+    assert store.retired("jammy") == {keys[0]}
+    assert [k.series for k in store.in_flight()] == ["jammy", "noble"]
+    # A fresh database has listed nothing; a listing is remembered per series.
+    assert store.last_listed("jammy") is None
+    store.listed("jammy", T0)
+    store.listed("jammy", T0 + timedelta(hours=6))
+    assert store.last_listed("jammy") == T0 + timedelta(hours=6)
 
-    def run(decided: list[Update], not_evaluated: list[str], *, finished: bool = True) -> int:
-        run_id = store.start_run(T0, False, 10, interval)
-        for u in decided:
-            decision = decide(u, CrashCheck(), Overrides(), None, T0, 10, interval)
-            store.record(run_id, T0, u, decision, applied=True)
-        if finished:
-            missed = [
-                {"series": "jammy", "source": s, "version": "1.0-1", "error": "500"}
-                for s in not_evaluated
-            ]
-            store.finish_run(run_id, T0, 1, {"not_evaluated": missed})
-        return run_id
 
-    # Run 1 lists both series: "done" completes (90% for a day), "missed" fails to read.
-    done = update(binary(percentage=90, created=T0 - timedelta(days=1)), source="done")
-    in_noble = replace(update(source="hello"), series=noble)
-    first = run([update(source="foo"), done, in_noble], ["missed"])
-    # Run 2 cannot list jammy (it says what it carried over); run 3 is killed part-way.
-    second = run([in_noble], ["foo", "missed"])
-    third = run([update(source="foo")], [], finished=False)
-    assert [r.state for r in store.history("jammy", "done", "1.2-3ubuntu0.1")] == ["complete"]
+def test_a_halt_holds_until_a_later_resume_which_stays_on_record(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "state.sqlite3")
+    key = ("jammy", "foo", "1.2-3ubuntu0.1")
+    store.record_manual("halt", key, "sru-alice", "boot loop", T0)
+    [(halt, resumed)] = store.manual([key]).values()
+    assert halt is not None and (halt.by, halt.reason, halt.at) == ("sru-alice", "boot loop", T0)
+    assert resumed is None
+    store.record_manual("resume", key, "sru-bob", "fixed in -2", T0 + timedelta(hours=1))
+    [(halt, resumed)] = store.manual([key]).values()
+    assert halt is None
+    assert resumed is not None and (resumed.by, resumed.reason) == ("sru-bob", "fixed in -2")
+    assert store.manual([("jammy", "other", "1")]) == {}
 
-    assert store.last_in_flight("jammy", third + 1) == [
-        ("jammy", "foo", "1.2-3ubuntu0.1"),
-        ("jammy", "missed", "1.0-1"),
-    ]
-    assert store.last_in_flight("noble", third + 1) == [("noble", "hello", "1.2-3ubuntu0.1")]
-    assert store.last_in_flight("noble", second) == [("noble", "hello", "1.2-3ubuntu0.1")]
-    assert store.last_in_flight("jammy", first) == []  # nothing before the first run
-    assert store.last_in_flight("focal", third + 1) == []
+
+def test_a_decision_keeps_the_stop_it_leaves_for_the_next_run(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "state.sqlite3")
+    u = update(binary(percentage=30))
+    decision = decide(u, CrashCheck((CRASH,)), Overrides(), None, T0, 10, timedelta(hours=6))
+    run_id = store.start_run(T0, False, 10, timedelta(hours=6))
+    store.record(run_id, T0, u, decision, applied=True)
+    [standing] = store.standings([u.key]).values()
+    assert standing.stop is not None
+    assert (standing.stop.at, standing.stop.from_percentage) == (T0, 30)
+    assert [p.url for p in standing.stop.problems] == [CRASH.url]
+    assert standing.stop.problems[0].last_reported == T0
+
+
+def test_the_phaser_account_is_the_last_one_a_run_knew(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "state.sqlite3")
+    assert store.last_account() is None
+    first = store.start_run(T0, False, 10, timedelta(hours=6))
+    store.set_account(first, "https://api.launchpad.net/devel/~phasing-bot")
+    store.start_run(T0 + timedelta(hours=6), True, 10, timedelta(hours=6))  # anonymous
+    assert store.last_account() == "https://api.launchpad.net/devel/~phasing-bot"

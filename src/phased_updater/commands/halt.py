@@ -25,8 +25,11 @@ recorded with who halted it and why, and the report shows it. Without --credenti
 (or with --dry-run) only the halts file changes.
 """
 RESUME = """\
-Lift a manual halt. Launchpad is not changed now: the next cycle resumes the update
-at the highest level it reached, unless the Error Tracker still reports a problem.
+Lift any stop: a halt, a person's stop on Launchpad, an automatic stop, or an update
+held because there is nothing to compare its crashes with. Who resumed it and why is
+recorded and shown in the report. Launchpad is not changed now: the next cycle takes
+the update back to the highest level it reached, the problems then on record counting
+as acknowledged by you, unless a problem found later stops it again.
 """
 
 
@@ -44,8 +47,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     halt.add_argument("--reason", required=True, help="shown in the report")
     halt.add_argument("--by", required=True, metavar="WHO", help="shown in the report")
     halt.set_defaults(handler=handle_halt)
-    resume = sub.add_parser("resume", help="lift a manual halt", description=RESUME)
+    resume = sub.add_parser("resume", help="lift any stop of an update", description=RESUME)
     _target_options(resume)
+    resume.add_argument("--by", required=True, metavar="WHO", help="shown in the report")
+    resume.add_argument("--reason", required=True, help="shown in the report")
     resume.set_defaults(handler=handle_resume)
 
 
@@ -63,8 +68,6 @@ def target(series: str, source: str, version: str) -> UpdateKey:
 
 def _setup(settings: Settings, *, writes: bool) -> halts.HaltSetup:
     """`writes`: the command changes Launchpad (unless it is a dry run)."""
-    if settings.halts is None:
-        raise UsageError("no halts file configured: set `halts` in the config or pass --halts")
     connection = None
     if writes and not settings.effective_dry_run:
         with launchpad_setup():
@@ -106,4 +109,5 @@ def handle_halt(args: argparse.Namespace) -> int:
 def handle_resume(args: argparse.Namespace) -> int:
     settings, wanted = _settings_and_target(args)
     setup = _setup(settings, writes=False)
-    return _locked(settings, lambda: halts.resume(setup, wanted))
+    now = settings.now or datetime.now(UTC)
+    return _locked(settings, lambda: halts.resume(setup, wanted, args.by, args.reason, now))

@@ -67,7 +67,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.add_argument(
         "--lookback",
         metavar="DURATION",
-        help="only look at source publications copied to -updates within this time (default 90d)",
+        help="look for new publications copied to -updates within this time (default: since"
+        " the series was last listed; a fresh database lists everything once). Updates the"
+        " database knows are read however old",
     )
     parser.add_argument(
         "--overrides", metavar="FILE", help="CSV of 'source, version, problem URL | increased-rate'"
@@ -104,6 +106,7 @@ def cycle_options(settings: Settings) -> CycleOptions:
         lookback=settings.lookback,
         series=settings.series,
         dry_run=settings.effective_dry_run,
+        anonymous=settings.anonymous,
         launchpad_workers=settings.launchpad_workers,
         errors_workers=settings.errors_workers,
         overrides_source=str(settings.overrides),

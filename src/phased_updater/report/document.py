@@ -20,7 +20,7 @@ from phased_updater.report.input import (
 from phased_updater.store import DecisionRecord
 from phased_updater.text import redact
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _redact_optional(text: str | None) -> str | None:
@@ -46,6 +46,15 @@ def _history_entry(record: DecisionRecord) -> dict[str, Any]:
         "repeats": record.repeats,
         "until": format_timestamp(record.until),
     }
+
+
+def _standing(record: DecisionRecord) -> dict[str, Any]:
+    """The stop in force after the decision, and what people acknowledged."""
+    standing = record.standing.to_json()
+    for item in standing["acknowledged"]:
+        item["by"] = redact(item["by"])
+        item["how"] = redact(item["how"])
+    return standing
 
 
 def package_entry(
@@ -83,6 +92,8 @@ def package_entry(
         "share_offered": round(offered_share(record, percentage), 4),
         "expected_completion": format_timestamp(completion) if completion else None,
         "problems": [p.to_json() for p in record.problems],
+        "by": _redact_optional(record.by),
+        "standing": _standing(record),
         "history": [_history_entry(h) for h in history],
     }
 
@@ -101,7 +112,7 @@ def build_from(report: ReportInput) -> dict[str, Any]:
 
     packages = [entry(record, run.dry_run) for record in report.records]
     completed = [entry(record, False) for record in report.recently_completed()]
-    not_evaluated = [
+    not_evaluated: list[dict[str, Any]] = [
         {
             **u.what.to_json(),
             "error": redact(u.what.error),
@@ -114,8 +125,10 @@ def build_from(report: ReportInput) -> dict[str, Any]:
         }
         for u in report.not_evaluated
     ]
-    counts: dict[str, int] = {"phasing": 0, "stopped": 0, "halted": 0, "unknown": 0}
-    for package in packages:
+    counts: dict[str, int] = {"phasing": 0, "stopped": 0, "halted": 0, "held": 0, "unknown": 0}
+    # An update the run could not evaluate counts under its last state as well.
+    last_known = [n["last_known"] for n in not_evaluated if n["last_known"] is not None]
+    for package in (*packages, *last_known):
         if package["state"] != "complete":
             counts[package["state"]] = counts.get(package["state"], 0) + 1
     counts["complete"] = sum(1 for p in packages if p["state"] == "complete") + len(completed)

@@ -37,6 +37,7 @@ ERRORS_PACKAGE = "https://errors.ubuntu.com/?package={source}&period=month"
 # The order of the sections: what needs a person first.
 SECTION_TITLES = {
     "stopped": "Stopped",
+    "held": "Held: nothing to compare its crashes with, waiting for a person",
     "unknown": "Unknown: the Error Tracker could not answer",
     "not-evaluated": "Not evaluated in this run: as the last run left them",
     "phasing": "Phasing",
@@ -45,6 +46,7 @@ SECTION_TITLES = {
 STATE_SECTION = {
     "stopped": "stopped",
     "halted": "stopped",
+    "held": "held",
     "unknown": "unknown",
     "phasing": "phasing",
     "complete": "complete",
@@ -56,6 +58,7 @@ ACTION_LABELS = {
     "keep-stopped": "still stopped",
     "resume": "resumed",
     "halt": "halted",
+    "hold": "held for a person",
     "unknown": "unknown",
 }
 
@@ -107,6 +110,10 @@ class ProblemView:
     difference: float | None
     previous_average: float | None
     previous_period_in_days: float | None
+    # "acknowledged by ~name (raised it to 40% on Launchpad) at ...", shown like an override.
+    acknowledged: str | None = None
+    # When the Error Tracker last reported it, for a problem a stop keeps on record.
+    last_reported: str | None = None
 
     @property
     def is_new_crash(self) -> bool:
@@ -171,6 +178,7 @@ class UpdateView:
     log: tuple[DecisionView, ...]
     decisions: int  # how many decisions the log stands for
     not_evaluated: str | None = None  # why this run could not evaluate it
+    by: str | None = None  # the person behind the decision: who halted, stopped, raised, resumed
 
     @property
     def open_problems(self) -> int:
@@ -289,6 +297,7 @@ def _number(value: Any) -> float | None:
 
 def problem_view(problem: Problem) -> ProblemView:
     evidence = problem.evidence or {}
+    ack = problem.acknowledged
     return ProblemView(
         kind=str(problem.kind),
         url=web_link(problem.url),
@@ -297,6 +306,14 @@ def problem_view(problem: Problem) -> ProblemView:
         difference=_number(evidence.get("difference")),
         previous_average=_number(evidence.get("previous_average")),
         previous_period_in_days=_number(evidence.get("previous_period_in_days")),
+        acknowledged=(
+            redact(f"acknowledged by {ack.by} ({ack.how}) at {ack.at:%Y-%m-%d %H:%M} UTC")
+            if ack is not None
+            else None
+        ),
+        last_reported=(
+            f"{problem.last_reported:%Y-%m-%d %H:%M} UTC" if problem.last_reported else None
+        ),
     )
 
 
@@ -311,11 +328,13 @@ def decision_log(history: Sequence[DecisionRecord], now: datetime) -> tuple[Deci
     views = []
     for group in reversed(groups):
         first, last = group[0], group[-1]
+        count = sum(record.repeats for record in group)
         views.append(
             DecisionView(
                 at=moment(first.at, now),
-                last_at=moment(last.until, now) if last.until != first.at else None,
-                count=sum(record.repeats for record in group),
+                # Set whenever the line stands for several runs, even in the same second.
+                last_at=moment(last.until, now) if count > 1 else None,
+                count=count,
                 action=first.action,
                 action_label=ACTION_LABELS.get(first.action, first.action),
                 state=first.state,
@@ -390,6 +409,7 @@ def update_view(
         timeline=timeline.build(_changes(history), chart_start, max(now, record.at)),
         log=decision_log(history, now),
         decisions=sum(record.repeats for record in history),
+        by=redact(record.by) if record.by else None,
     )
 
 
@@ -457,10 +477,9 @@ def build(
         view = update_view(last, item.history, report, dry_run=False)
         updates["not-evaluated"].append(replace(view, not_evaluated=error))
 
-    # Not-evaluated updates count once, as such, not again under their last state.
-    counts = Counter(
-        u.state for name, group in updates.items() if name != "not-evaluated" for u in group
-    )
+    # Not-evaluated updates count under their last state too: a stop stays counted as a
+    # stop when Launchpad cannot be read.
+    counts = Counter(u.state for group in updates.values() for u in group)
     counts["not-evaluated"] = len(updates["not-evaluated"]) + len(never_decided)
     sections = tuple(
         Section(
@@ -473,8 +492,9 @@ def build(
             collapsed=name == "complete",
         )
         for name, title in SECTION_TITLES.items()
-        # Shown only when the run was incomplete: an empty one would be noise.
-        if name != "not-evaluated" or updates[name]
+        # Shown only when they have rows (an incomplete run, a held update): an empty
+        # one would be noise.
+        if name not in ("not-evaluated", "held") or updates[name]
     )
     shown = {u.anchor for group in updates.values() for u in group}
     return ReportView(

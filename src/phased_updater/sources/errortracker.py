@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import threading
 from datetime import date
 from typing import Any
@@ -19,7 +20,7 @@ import requests
 
 from phased_updater import __version__
 from phased_updater.config import DEFAULT_ERRORS_URL
-from phased_updater.debian import check_source_name, check_version
+from phased_updater.debian import check_source_name, check_version, is_version
 from phased_updater.model import CrashCheck, Problem, ProblemKind, Update
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,19 @@ MAX_LINK_LENGTH = 2048
 
 class ErrorTrackerFailure(Exception):
     """The Error Tracker gave no usable answer; the message says why."""
+
+
+class VersionUnknown(ErrorTrackerFailure):
+    """The Error Tracker answered 404: it knows one of the versions asked about not at all.
+
+    It says so for a version Launchpad does not know (as the Error Tracker sees it): not
+    a fault to retry every run, but nothing to compare the update with.
+    """
+
+
+# The Error Tracker's 404 for an unknown version: "<src> version <v> was not found in
+# Launchpad." (src/errors/api/resources.py).
+_UNKNOWN_VERSION = re.compile(r"version (\S+) was not found in Launchpad")
 
 
 def _is_number(value: object) -> bool:
@@ -163,6 +177,13 @@ class ErrorTrackerClient:
             )
         except requests.RequestException as error:
             raise ErrorTrackerFailure(f"{endpoint}: {type(error).__name__}") from error
+        if response.status_code == 404:
+            unknown = _UNKNOWN_VERSION.search(response.text[:1000])
+            if unknown is not None:
+                # Its text is the Error Tracker's: name the version only if it is one.
+                named = unknown.group(1).rstrip(".")
+                which = f"version {named}" if is_version(named) else "a version"
+                raise VersionUnknown(f"the Error Tracker does not know {which} (404)")
         if response.status_code != 200:
             raise ErrorTrackerFailure(f"{endpoint}: HTTP {response.status_code}")
         try:
@@ -209,7 +230,8 @@ class ErrorTrackerClient:
         """Both checks for one update; never raises for an Error Tracker fault."""
         if update.previous_version is None:
             return CrashCheck(
-                failure=f"no previous version of {update.source} in {update.series.name}"
+                no_comparison=f"no previous version of {update.source} in"
+                f" {update.series.name} to compare with"
             )
         percentage = asked_about(update)[4]  # for a stopped update, the level it reached
         try:
@@ -222,6 +244,8 @@ class ErrorTrackerClient:
                 percentage,
                 update.date_published.date(),
             )
+        except VersionUnknown as unknown:
+            return CrashCheck(no_comparison=str(unknown))
         except ErrorTrackerFailure as failure:
             log.warning(
                 "%s %s in %s: %s", update.source, update.version, update.series.name, failure

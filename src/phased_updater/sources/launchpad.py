@@ -246,10 +246,55 @@ class SourceListing:
     representation: Mapping[str, Any] = field(compare=False, repr=False)
 
 
+@dataclass(frozen=True)
+class Gone:
+    """An update no longer phasing, and why: later runs need not read it again."""
+
+    why: str
+
+
+GONE_FROM_UPDATES = Gone("no longer published in -updates (superseded or deleted)")
+FULLY_PHASED_ALREADY = Gone("fully phased")
+NO_ACTIVE_BINARIES = Gone("no active binaries in -updates (superseded or deleted)")
+
+
 def representation_of(entry: Any) -> dict[str, Any] | None:
     """The JSON an entry of a collection page was built from, as lazr keeps it (no request)."""
     representation = getattr(getattr(entry, "_wadl_resource", None), "representation", None)
     return dict(representation) if isinstance(representation, dict) else None
+
+
+def _level(record: Any) -> int:
+    """A record's percentage; Launchpad's None (fully phased) as FULLY_PHASED."""
+    percentage = record.phased_update_percentage
+    return FULLY_PHASED if percentage is None else int(percentage)
+
+
+def _order(record: Any) -> tuple[datetime, str]:
+    return (_utc(record.date_created) or datetime.min.replace(tzinfo=UTC), record.self_link)
+
+
+def _predecessor(records: list[Any], record: Any) -> Any:
+    """The record `record` replaced (same binary and architecture), None for the first.
+
+    The first record of a binary in an upload is the copy to -updates; every later one
+    was made by a changeOverride, and names its caller in `creator_link`.
+    """
+    earlier = [r for r in records if _order(r) < _order(record)]
+    return max(earlier, key=_order) if earlier else None
+
+
+def _binary(record: Any, predecessor: Any) -> BinaryPublication:
+    return BinaryPublication(
+        self_link=record.self_link,
+        name=record.binary_package_name,
+        arch_link=record.distro_arch_series_link,
+        percentage=_level(record),
+        is_debug=bool(record.is_debug),
+        date_created=_utc(record.date_created) or datetime.now(UTC),
+        set_by=None if predecessor is None else record.creator_link,
+        previous_percentage=None if predecessor is None else _level(predecessor),
+    )
 
 
 class LaunchpadArchive:
@@ -333,8 +378,8 @@ class LaunchpadArchive:
         *,
         listed: SourceListing | None = None,
         previous_version: str | None = None,
-    ) -> Update | None:
-        """The update if its binaries are still phasing, else None. One or two requests.
+    ) -> Update | Gone:
+        """The update if its binaries are still phasing, else why not. One or two requests.
 
         Given the publication as `listed` in this run's -updates listing and the
         `previous_version` an earlier run found, only the binaries are read. Otherwise
@@ -360,7 +405,7 @@ class LaunchpadArchive:
             and entry.status == "Published"
         ]
         if not current:
-            return None
+            return GONE_FROM_UPDATES
         older = {
             entry.source_package_version
             for entry in history
@@ -398,12 +443,13 @@ class LaunchpadArchive:
             representation_needs_processing=False,
         )
 
-    def _phasing_update(self, series: Series, spph: Any, previous: str | None) -> Update | None:
+    def _phasing_update(self, series: Series, spph: Any, previous: str | None) -> Update | Gone:
         records = read_all(
             spph.getPublishedBinaries(active_binaries_only=False),
             f"{series.name} {spph.source_package_name} binaries",
         )
         current: dict[tuple[str, str], Any] = {}
+        history: dict[tuple[str, str], list[Any]] = {}
         highest = 0
         for record in records:
             if not _is_text(record.binary_package_name, is_source_name):
@@ -422,9 +468,10 @@ class LaunchpadArchive:
             percentage = record.phased_update_percentage
             if not record.is_debug and percentage is not None:
                 highest = max(highest, percentage)
+            key = (record.binary_package_name, record.distro_arch_series_link)
+            history.setdefault(key, []).append(record)
             if record.status not in ACTIVE:
                 continue
-            key = (record.binary_package_name, record.distro_arch_series_link)
             best = current.get(key)
             if best is None or (_utc(record.date_created), record.self_link) > (
                 _utc(best.date_created),
@@ -432,23 +479,13 @@ class LaunchpadArchive:
             ):
                 current[key] = record
         binaries = tuple(
-            BinaryPublication(
-                self_link=record.self_link,
-                name=record.binary_package_name,
-                arch_link=record.distro_arch_series_link,
-                percentage=(
-                    FULLY_PHASED
-                    if record.phased_update_percentage is None
-                    else record.phased_update_percentage
-                ),
-                is_debug=bool(record.is_debug),
-                date_created=_utc(record.date_created) or datetime.now(UTC),
-            )
-            for record in current.values()
+            _binary(record, _predecessor(history[key], record)) for key, record in current.items()
         )
         debs = [b for b in binaries if not b.is_debug]
-        if not debs or all(b.percentage == FULLY_PHASED for b in debs):
-            return None
+        if not debs:
+            return NO_ACTIVE_BINARIES
+        if all(b.percentage == FULLY_PHASED for b in debs):
+            return FULLY_PHASED_ALREADY
         for record in current.values():
             self._binaries[record.self_link] = record
         published = _utc(spph.date_published) or _utc(spph.date_created) or datetime.now(UTC)
@@ -464,6 +501,15 @@ class LaunchpadArchive:
             binaries=binaries,
             highest_percentage=max(highest, *(b.percentage for b in debs)),
         )
+
+    @_translated
+    def account(self) -> str:
+        """The link of the Launchpad account this client's credentials act as (`lp.me`).
+
+        Launchpad names it as the creator of every record the phaser's writes create,
+        which is how a run tells the phaser's changes from a person's. Two requests.
+        """
+        return str(self.lp.me.self_link)
 
     @_translated
     def set_percentage(self, binary: BinaryPublication, percentage: int) -> None:
