@@ -109,11 +109,15 @@ class ResumeParams:
     package: str
     version: str
     series: str
+    by: str
+    reason: str
 
     def __post_init__(self) -> None:
         check_package(self.package)
         check_version(self.version)
         check_series(self.series)
+        check_line("by", self.by, required=True)
+        check_line("reason", self.reason, required=True)
 
     def key(self) -> tuple[str, str, str]:
         return (self.series, self.package, self.version)

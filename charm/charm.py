@@ -373,22 +373,20 @@ class PhasedUpdaterCharm(ops.CharmBase):
         if state is None:
             return
         key = params.key()
-        halt = state.peers.find_halt(key)
-        if halt is None:
-            held = ", ".join("/".join(h.key()) for h in state.peers.halts) or "none"
-            event.fail(f"{'/'.join(key)} is not halted by hand (manual halts: {held})")
+        # The engine records who resumed it and why, and lifts a halt from its file:
+        # any stop, not only the halts this charm's peer data holds.
+        command = resume_command(self.layout, key, params.by, params.reason)
+        result = self.workload.run_as_service_user(command, state.proxy_env)
+        if result.returncode != 0:
+            event.fail(
+                f"phased-updater resume exited {result.returncode}; {'/'.join(key)} stays "
+                f"as it was.\n{_tail(result.stderr)}"
+            )
             return
-        if not state.anonymous:
-            command = resume_command(self.layout, *key)
-            result = self.workload.run_as_service_user(command, state.proxy_env)
-            if result.returncode != 0:
-                event.fail(
-                    f"phased-updater resume exited {result.returncode}; {'/'.join(key)} stays "
-                    f"halted.\n{_tail(result.stderr)}"
-                )
-                return
-        if self._update_peers(event, lambda peers: peers.without_halt(key)) is not None:
-            event.set_results({"resumed": "/".join(key)})
+        halted = state.peers.find_halt(key) is not None
+        if halted and self._update_peers(event, lambda p: p.without_halt(key)) is None:
+            return
+        event.set_results({"resumed": "/".join(key), "summary": _tail(result.stdout)})
 
 
 if __name__ == "__main__":  # pragma: nocover

@@ -198,6 +198,7 @@ def halt_command(layout: Layout, halt: Halt) -> list[str]:
     return _engine_command(layout, "halt", *target, "--reason", halt.reason, "--by", halt.by)
 
 
-def resume_command(layout: Layout, series: str, source: str, version: str) -> list[str]:
+def resume_command(layout: Layout, key: tuple[str, str, str], by: str, reason: str) -> list[str]:
+    series, source, version = key
     target = ("--series", series, "--source", source, "--version", version)
-    return _engine_command(layout, "resume", *target)
+    return _engine_command(layout, "resume", *target, "--by", by, "--reason", reason)

@@ -469,6 +469,11 @@ class Cycle:
                 # Some binaries may be written already; the next run converges them.
                 error = f"write failed: {failure}"
                 log.error("%s %s %s: %s", update.series.name, update.source, update.version, error)
+                if decision.action is Action.STOP:
+                    # Not a stop in force until Launchpad shows it: should the write have
+                    # landed after all (a timeout), the next run finds the phaser's 0 and
+                    # records the stop from Launchpad's records, and mails it then.
+                    decision = replace(decision, standing=replace(decision.standing, stop=None))
         self._record(update, decision, applied=applied, error=error, kept=kept)
         return Outcome(update, decision, applied, error)
 

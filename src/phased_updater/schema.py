@@ -188,12 +188,25 @@ def expected_columns(version: int) -> dict[str, set[str]]:
         memory.close()
 
 
-def check_and_migrate(connection: sqlite3.Connection, path: Path, *, existed: bool) -> None:
+def check_file(path: Path) -> None:
+    """Before opening: a state file that exists but is empty is a truncated database,
+    never a new one (SQLite would take it for one, and write to it)."""
+    try:
+        empty = path.stat().st_size == 0
+    except FileNotFoundError:
+        return
+    if empty:
+        raise StoreError(
+            f"state database {str(path)!r}: the file is empty, not a database (truncated?);"
+            " move it away to start a new history"
+        )
+
+
+def check_and_migrate(connection: sqlite3.Connection, path: Path) -> None:
     """Bring the database at `path` to SCHEMA_VERSION, or refuse with StoreError.
 
-    `existed`: the file was there before this open (an empty one is a truncated
-    database, never a new one). Each migration runs in its own transaction with the
-    version bump, so a crash mid-way leaves the database at one version or the next.
+    Each migration runs in its own transaction with the version bump, so a crash
+    mid-way leaves the database at one version or the next.
     """
     where = f"state database {str(path)!r}"
     version = int(connection.execute("PRAGMA user_version").fetchone()[0])
@@ -205,11 +218,6 @@ def check_and_migrate(connection: sqlite3.Connection, path: Path, *, existed: bo
         )
     if version == 0 and tables:
         raise StoreError(f"{where}: not a phased-updater state database (no schema version)")
-    if version == 0 and existed:
-        raise StoreError(
-            f"{where}: the file is empty, not a database (truncated?); move it away to"
-            " start a new history"
-        )
     if version:
         _check(connection, where, version)
     for step in range(version + 1, SCHEMA_VERSION + 1):

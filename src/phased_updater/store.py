@@ -32,9 +32,12 @@ from phased_updater.model import (
     Update,
     UpdateKey,
 )
-from phased_updater.schema import SCHEMA_VERSION, StoreError, check_and_migrate
+from phased_updater.schema import SCHEMA_VERSION, StoreError, check_and_migrate, check_file
 
 __all__ = ["SCHEMA_VERSION", "DecisionRecord", "RunRecord", "Store", "StoreError"]
+
+# How long a statement waits for another process's write lock before it fails.
+BUSY_TIMEOUT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -162,18 +165,18 @@ class Store:
     @classmethod
     def open(cls, path: Path) -> Store:
         """Open (or create) the database, migrating it; StoreError when it is not usable."""
-        existed = path.exists()
+        check_file(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         # Worker threads share this connection; `transaction` serialises them.
         connection = sqlite3.connect(
-            path, timeout=30, isolation_level=None, check_same_thread=False
+            path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
         )
         try:
             connection.row_factory = sqlite3.Row
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=FULL")
             connection.execute("PRAGMA foreign_keys=ON")
-            check_and_migrate(connection, path, existed=existed)
+            check_and_migrate(connection, path)
         except BaseException:
             connection.close()
             raise

@@ -394,7 +394,13 @@ def test_halt_needs_the_leader(
 
 
 def resume_params() -> dict[str, str]:
-    return {"package": "glibc", "version": "2.39-0ubuntu8.4", "series": "noble"}
+    return {
+        "package": "glibc",
+        "version": "2.39-0ubuntu8.4",
+        "series": "noble",
+        "by": "sru-team",
+        "reason": "fixed in -5",
+    }
 
 
 def test_resume(ctx: testing.Context[PhasedUpdaterCharm], workload: FakeWorkload) -> None:
@@ -402,7 +408,8 @@ def test_resume(ctx: testing.Context[PhasedUpdaterCharm], workload: FakeWorkload
 
     out = ctx.run(ctx.on.action("resume", params=resume_params()), state)
 
-    assert ctx.action_results == {"resumed": "noble/glibc/2.39-0ubuntu8.4"}
+    assert ctx.action_results is not None
+    assert ctx.action_results["resumed"] == "noble/glibc/2.39-0ubuntu8.4"
     assert workload.commands[-1][0] == [
         WRAPPER,
         "resume",
@@ -414,19 +421,33 @@ def test_resume(ctx: testing.Context[PhasedUpdaterCharm], workload: FakeWorkload
         "glibc",
         "--version",
         "2.39-0ubuntu8.4",
+        "--by",
+        "sru-team",
+        "--reason",
+        "fixed in -5",
     ]
     assert peer_records(out).halts == ()
 
 
-def test_resume_of_an_update_not_halted_fails(
+def test_resume_lifts_a_stop_that_is_not_a_halt_through_the_engine(
+    ctx: testing.Context[PhasedUpdaterCharm], workload: FakeWorkload
+) -> None:
+    """A person's stop on Launchpad or an automatic one: the engine records the resume."""
+    out = ctx.run(ctx.on.action("resume", params=resume_params()), with_credentials())
+
+    assert ctx.action_results is not None
+    assert ctx.action_results["resumed"] == "noble/glibc/2.39-0ubuntu8.4"
+    assert workload.commands[-1][0][:2] == [WRAPPER, "resume"]
+    assert peer_records(out).halts == ()
+
+
+def test_resume_needs_who_and_why(
     ctx: testing.Context[PhasedUpdaterCharm], workload: FakeWorkload
 ) -> None:
     with pytest.raises(testing.ActionFailed) as failure:
-        ctx.run(ctx.on.action("resume", params=resume_params()), with_credentials())
+        ctx.run(ctx.on.action("resume", params={**resume_params(), "by": " "}), with_credentials())
 
-    assert failure.value.message == (
-        "noble/glibc/2.39-0ubuntu8.4 is not halted by hand (manual halts: none)"
-    )
+    assert "by must not be empty" in failure.value.message
 
 
 def test_resume_keeps_the_halt_when_the_engine_fails(
@@ -439,7 +460,7 @@ def test_resume_keeps_the_halt_when_the_engine_fails(
         ctx.run(ctx.on.action("resume", params=resume_params()), state)
 
     assert failure.value.message == (
-        "phased-updater resume exited 1; noble/glibc/2.39-0ubuntu8.4 stays halted.\n"
+        "phased-updater resume exited 1; noble/glibc/2.39-0ubuntu8.4 stays as it was.\n"
         "launchpad: 401 Unauthorized"
     )
 

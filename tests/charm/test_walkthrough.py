@@ -204,7 +204,7 @@ def test_walkthrough_actions_leave_the_expected_records(replay: Replay) -> None:
     assert add == {"added": f"openssl, 3.0.13-0ubuntu3.5, {problem}", "count": "1"}
     assert listed["overrides"] == add["added"]
     assert halt["halted"] == "noble/glibc/2.39-0ubuntu8.4"
-    assert resume == {"resumed": "noble/glibc/2.39-0ubuntu8.4"}
+    assert resume["resumed"] == "noble/glibc/2.39-0ubuntu8.4"
     assert remove["count"] == "0"
     assert run_now["dry-run"] == "true"
     assert peer_records(replay.state).overrides == ()

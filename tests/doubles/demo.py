@@ -3,8 +3,10 @@
 It starts the doubles with the bundled scenario, then runs the real `phased-updater`
 console script for several cycles, moving the clock six hours each time with `--now`:
 updates advance, one stops on a new crash, one on an increased crash rate, the SRU
-team overrides a third stop and it resumes. Mail about the stops goes to a local SMTP
-catcher. Everything lands in demo-out/ at the repository root.
+team overrides a third stop and it resumes. An SRU member's stop on Launchpad is left
+alone until they resume it; the rate check going quiet overnight does not lift a stop.
+Mail about the stops goes to a local SMTP catcher. Everything lands in demo-out/ at
+the repository root.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from tests.doubles.scenarios import (
     DEMO_NOW,
     OVERRIDDEN_SIGNATURE,
     OVERRIDDEN_UPDATE,
+    PERSON_STOPPED_UPDATE,
+    REGRESSING_UPDATE,
     demo,
     demo_errors,
 )
@@ -35,6 +39,8 @@ SCRIPT = Path(sys.executable).with_name("phased-updater")
 INTERVAL = timedelta(hours=6)
 CYCLES = 5
 OVERRIDE_BEFORE_CYCLE = 3
+QUIET_BEFORE_CYCLE = 3  # the rate check says "no increase" from then on (night time)
+RESUME_BEFORE_CYCLE = 4
 
 
 def write_config(launchpad: LaunchpadDouble, errors: ErrorTrackerDouble, smtp: SmtpServer) -> Path:
@@ -61,6 +67,22 @@ mail_cc = ["ubuntu-sru@lists.ubuntu.test"]
     return config
 
 
+def resume(config: Path, now: datetime) -> str:
+    """What the SRU member runs once the problem behind their stop is fixed."""
+    update = PERSON_STOPPED_UPDATE
+    completed = subprocess.run(
+        [
+            *(str(SCRIPT), "resume", "--config", str(config), "--now", now.isoformat()),
+            *("--series", update.series, "--source", update.source, "--version", update.version),
+            *("--by", "sru-steve", "--reason", "the fix was verified"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return completed.stdout.strip()
+
+
 def run_cycle(config: Path, now: datetime, number: int) -> int:
     log = OUT / f"cycle-{number}.log"
     with log.open("w", encoding="utf-8") as stream:
@@ -73,14 +95,23 @@ def run_cycle(config: Path, now: datetime, number: int) -> int:
     return completed.returncode
 
 
+def _problem(problem: dict[str, Any]) -> str:
+    notes = []
+    if problem["overridden"]:
+        notes.append("overridden")
+    if problem["last_reported"]:
+        notes.append("not reported since " + problem["last_reported"][11:16])
+    return str(problem["kind"]) + (f" ({', '.join(notes)})" if notes else "")
+
+
 def show(report: dict[str, Any], number: int, now: datetime, status: int) -> None:
     print(f"\ncycle {number} at {now:%Y-%m-%d %H:%M} UTC (exit {status}):")
     rows = sorted(report["packages"], key=lambda p: (p["series"], p["source"]))
     for p in rows:
         last = p["history"][-1]
-        problems = ", ".join(
-            f"{q['kind']}{' (overridden)' if q['overridden'] else ''}" for q in p["problems"]
-        )
+        problems = ", ".join(_problem(q) for q in p["problems"])
+        if p["by"] and p["action"] in ("hold", "resume", "halt"):
+            problems = f"by {p['by']}" + (f"; {problems}" if problems else "")
         print(
             f"  {p['series']:<6} {p['source']:<9} {p['version']:<22}"
             f" {last['from']:>3}% -> {p['percentage']:>3}%  {p['action']:<12} {p['state']:<8}"
@@ -116,6 +147,18 @@ def main() -> int:
                 print(
                     f"\nThe SRU team overrides the {OVERRIDDEN_UPDATE.source} crash: {line.strip()}"
                 )
+            if number == QUIET_BEFORE_CYCLE:
+                rate = REGRESSING_UPDATE
+                errors.rates[(rate.source, rate.previous_version, rate.version)] = {
+                    "increase": False
+                }
+                print(
+                    f"\nNight: the rate check reports no increase for {rate.source} any more"
+                    " (fewer than 3 crashes today); its stop stays."
+                )
+            if number == RESUME_BEFORE_CYCLE:
+                said = resume(config, now)
+                print(f"\nThe SRU member resumes {PERSON_STOPPED_UPDATE.source}: {said}")
             launchpad.clock = now
             status = run_cycle(config, now, number)
             show(

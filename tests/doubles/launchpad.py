@@ -203,6 +203,11 @@ class LaunchpadDouble(LoopbackServer):
                 self.archive.people[person] = Person(person, person, None)
             self._tokens[(consumer_key, token)] = Token(consumer_key, token, secret, admin, person)
 
+    def revoke_all_tokens(self) -> None:
+        """Every token is revoked: Launchpad answers 401 "Unknown access token"."""
+        with self.lock:
+            self._tokens.clear()
+
     def publish(self) -> None:
         """Run the publisher: Pending records become Published, older ones Superseded."""
         with self.lock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
@@ -42,6 +43,8 @@ REGRESSING_UPDATE = UpdateRef("noble", "cryptkit", "3.0.13-0ubuntu3.2", "3.0.13-
 # A new crash the demo's operator overrides (a human hint lets it continue).
 OVERRIDDEN_UPDATE = UpdateRef("jammy", "gizmo", "1.0-2ubuntu0.1", "1.0-2")
 OVERRIDDEN_SIGNATURE = "gizmo_render_frame"
+# Stopped at 0 by an SRU member on Launchpad (from 30%): the phaser never raises it.
+PERSON_STOPPED_UPDATE = UpdateRef("jammy", "nettool", "2.4-1ubuntu0.3", "2.4-1ubuntu0.2")
 
 
 def _at(days_before_now: float) -> datetime:
@@ -211,17 +214,18 @@ def _sized_binaries(
     With `stopped_at`, the phaser stopped the update then (from 30%): its records of
     0 name the phaser's account, as Launchpad's would.
     """
-    stop = {"set_by": PHASER_ACCOUNT, "set_at": stopped_at, "was": 30} if stopped_at else {}
-    binaries = [Binary(source, pup=pup, **stop)]
+    binaries = [Binary(source, pup=pup)]
     if count >= 2:
-        binaries.append(Binary(f"{source}-dbgsym", pup=pup, is_debug=True, **stop))
+        binaries.append(Binary(f"{source}-dbgsym", pup=pup, is_debug=True))
     if count >= 3:
-        binaries.append(Binary(f"{source}-common", pup=pup, architecture_specific=False, **stop))
+        binaries.append(Binary(f"{source}-common", pup=pup, architecture_specific=False))
     arches = ("amd64", "arm64")
     while len(binaries) < count:
         lib = f"lib{source}{len(binaries)}"
-        binaries.append(Binary(lib, arch=arches[rng.randrange(2)], pup=pup, **stop))
-    return binaries
+        binaries.append(Binary(lib, arch=arches[rng.randrange(2)], pup=pup))
+    if stopped_at is None:
+        return binaries
+    return [replace(b, set_by=PHASER_ACCOUNT, set_at=stopped_at, was=30) for b in binaries]
 
 
 def sized(
@@ -278,11 +282,11 @@ def sized(
         pockets = ("Updates", "Security") if rng.random() < 0.15 else ("Updates",)
         for pocket in pockets:
             phasing = pocket == "Updates"
-            stopped = published + (SIZED_NOW - published) / 2 if phasing and pup == 0 else None
+            when = published + (SIZED_NOW - published) / 2 if phasing and pup == 0 else None
             uploads.append(
                 Upload(target, source, version, published, pocket, signer=signer,
                        creator=creator,
                        binaries=_sized_binaries(
-                           source, binaries_per_source, pup if phasing else None, rng, stopped))
+                           source, binaries_per_source, pup if phasing else None, rng, when))
             )  # fmt: skip
     return Scenario(series=list(chosen), people=people, uploads=uploads)

@@ -337,8 +337,8 @@ def test_action_parameters_are_accepted_or_refused_by_name(
             {"package": package, "version": version, "series": series, "reason": reason},
         ),
         (
-            lambda: ResumeParams(package, version, series),
-            {"package": package, "version": version, "series": series},
+            lambda: ResumeParams(package, version, series, "sru-team", reason),
+            {"package": package, "version": version, "series": series, "reason": reason},
         ),
     ]
     for make, params in cases:

@@ -62,6 +62,11 @@ class Engine:
         self.launchpad.clock = self.now
         return main(self.argv(*extra, anonymous=anonymous))
 
+    def command(self, name: str, *extra: str) -> int:
+        """Another sub-command (halt, resume, ...) on this installation, at `now`."""
+        self.launchpad.clock = self.now
+        return main([name, *self.argv(*extra)[1:]])
+
     def later(self, hours: float, *, publish: bool = True) -> None:
         """Let time pass; Launchpad's publisher runs in between, as it does every few minutes."""
         if publish:

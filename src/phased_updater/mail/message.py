@@ -94,11 +94,12 @@ class Stop:
 
     @property
     def remaining(self) -> tuple[Problem, ...]:
-        return tuple(p for p in self.problems if not p.overridden)
+        return tuple(p for p in self.problems if not p.resolved)
 
     @property
     def overridden(self) -> tuple[Problem, ...]:
-        return tuple(p for p in self.problems if p.overridden)
+        """Overridden by the SRU team, or acknowledged by a person: they did not stop it."""
+        return tuple(p for p in self.problems if p.resolved)
 
     @property
     def problem_digest(self) -> str:
@@ -176,6 +177,8 @@ def body(stop: Stop, report_url: str | None = None) -> str:
         f"Phasing of {stop.source} {stop.version} in {stop.pocket} was stopped at"
         f" {stop.stopped_at}%."
     )
+    if not count:
+        return _unrecorded(stop, lines, report_url)
     lines += _paragraph(
         f"The Error Tracker reports {count} problem{'s' if count != 1 else ''} with this"
         " update that no override covers, so its Phased-Update-Percentage is now 0:"
@@ -210,6 +213,26 @@ def body(stop: Stop, report_url: str | None = None) -> str:
         f"Once every problem is overridden, phasing resumes at {stop.stopped_at}% on the next run.",
         "  ",
     )
+    return _ending(stop, lines, report_url)
+
+
+def _unrecorded(stop: Stop, lines: list[str], report_url: str | None) -> str:
+    """A stop found on Launchpad that no run recorded, while the Error Tracker is quiet."""
+    lines += _paragraph(
+        "The phaser's own record of why it stopped this update was lost (or this phaser"
+        " started on an archive where it was already stopped), and the Error Tracker"
+        " reports no problem with it now, so the cause is not known. Its"
+        " Phased-Update-Percentage stays 0 until a person resumes it:"
+    )
+    lines += [
+        f"  phased-updater resume --series {stop.series} --source {stop.source}"
+        f" --version {stop.version} --by NAME --reason TEXT",
+        "",
+    ]
+    return _ending(stop, lines, report_url)
+
+
+def _ending(stop: Stop, lines: list[str], report_url: str | None) -> str:
     link = report_link(report_url, stop.series, stop.source, stop.version)
     if link:
         lines += ["This update in the phasing report:", f"  {link}", ""]
