@@ -12,9 +12,9 @@ import ops
 from action_params import HaltParams, OverrideParams, ResumeParams, RunNowParams
 from charm_state import PEER, SMTP, VHOST_CONFIG, CharmState, ConfigurationError
 from layout import RUN_SERVICE, RUN_TIMER, SERVE_SERVICE, SYSTEM_USER, Layout
-from peer_data import Halt, PeerRecords
+from peer_data import LEADER_KEY, Halt, PeerRecords
 from status_summary import leader_message, summarize_report
-from vhost import backend_address, vhosts_value
+from vhost import backend_address, vhosts_value, website_data
 from workload import DEBIAN_PACKAGES, SystemWorkload, Workload, engine_release
 from workload_files import (
     CYCLE_BUSY_EXIT,
@@ -178,16 +178,16 @@ class PhasedUpdaterCharm(ops.CharmBase):
             workload.disable_now(RUN_TIMER)
 
     def _publish(self, state: CharmState) -> None:
-        """Only the leader holds the current report, so only it is advertised to apache2."""
+        """Every unit's port on `website`; the vhost, pointing at the leader, from the leader.
+
+        See vhost.py for why every unit advertises a port while only the leader's
+        address goes into the vhost. The leader also names itself in the peer
+        application data, so that a change of leader reaches every other unit at
+        once (peer relation-changed) instead of at its next update-status.
+        """
         port = state.config.report_port
         for relation in self.model.relations[WEBSITE]:
-            databag = relation.data[self.unit]
-            if state.is_leader:
-                host = self._address(relation)
-                databag.update({"port": str(port), "hostname": host})
-            else:
-                for key in ("port", "hostname"):
-                    databag.pop(key, None)
+            relation.data[self.unit].update(website_data(self._address(relation), port))
         for relation in self.model.relations[VHOST_CONFIG]:
             databag = relation.data[self.unit]
             if state.is_leader:
@@ -195,6 +195,9 @@ class PhasedUpdaterCharm(ops.CharmBase):
                 databag["vhosts"] = vhosts_value(self.app.name, backend)
             else:
                 databag.pop("vhosts", None)
+        peer = self.model.get_relation(PEER)
+        if state.is_leader and peer is not None and state.leader_unit != self.unit.name:
+            peer.data[self.app][LEADER_KEY] = self.unit.name
 
     def _address(self, relation: ops.Relation) -> str:
         binding = self.model.get_binding(relation)
@@ -229,7 +232,8 @@ class PhasedUpdaterCharm(ops.CharmBase):
                 datetime.now(UTC),
             )
         else:
-            message = "standby: the leader runs the cycles"
+            leader = f" ({state.leader_unit})" if state.leader_unit else ""
+            message = f"standby: the leader{leader} runs the cycles"
         event.add_status(ops.ActiveStatus("; ".join([message, *notes])))
 
     # -- actions --------------------------------------------------------------------
