@@ -143,10 +143,14 @@ class PhasedUpdaterCharm(ops.CharmBase):
         workload.write_file(layout.halts, render_halts(state.peers.halts), 0o640, owner)
         self._write_secret(layout.credentials, state.launchpad_credentials)
         self._write_secret(layout.smtp_password, state.smtp.password if state.smtp else None)
+        period = state.config.run_every_seconds
+        ipv6 = workload.has_ipv6()
         units = {
-            RUN_SERVICE: render_run_service(layout, state.proxy_env),
-            RUN_TIMER: render_run_timer(state.config.run_every_seconds),
-            SERVE_SERVICE: render_serve_service(layout, state.config.report_port),
+            RUN_SERVICE: render_run_service(layout, state.proxy_env, period),
+            RUN_TIMER: render_run_timer(period),
+            SERVE_SERVICE: render_serve_service(
+                layout, state.config.report_port, period, ipv6=ipv6
+            ),
         }
         return {
             name

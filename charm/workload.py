@@ -57,6 +57,10 @@ class Workload(Protocol):
         """Copies the `phased_updater` package from `source` as `release` and makes it current."""
         ...
 
+    def has_ipv6(self) -> bool:
+        """Whether the kernel offers IPv6 (serve then listens on [::] as well)."""
+        ...
+
     def daemon_reload(self) -> None: ...
     def enable_now(self, unit: str) -> None: ...
     def disable_now(self, unit: str) -> None: ...
@@ -237,6 +241,10 @@ class SystemWorkload:
             if old not in (target, previous):
                 shutil.rmtree(old, ignore_errors=True)
         return True
+
+    def has_ipv6(self) -> bool:
+        # Absent when IPv6 is disabled (ipv6.disable=1): binding [::] would then fail.
+        return Path("/proc/net/if_inet6").exists()
 
     def daemon_reload(self) -> None:
         _run(["systemctl", "daemon-reload"])

@@ -28,6 +28,7 @@ class FakeWorkload:
     enabled: set[str] = field(default_factory=set)
     current_release: str | None = None
     next_elapse: datetime | None = None
+    ipv6: bool = True
     last_run_result: LastRun | None = None
     command_results: list[CommandResult] = field(default_factory=list)
     commands: list[tuple[list[str], dict[str, str]]] = field(default_factory=list)
@@ -85,6 +86,9 @@ class FakeWorkload:
         self.calls.append(("install_engine", str(source), release))
         self.current_release = release
         return True
+
+    def has_ipv6(self) -> bool:
+        return self.ipv6
 
     def daemon_reload(self) -> None:
         self.calls.append(("daemon-reload",))
