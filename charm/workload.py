@@ -25,7 +25,7 @@ from status_summary import LastRun
 
 logger = logging.getLogger(__name__)
 
-# Ubuntu's packages for the engine's dependencies (pyproject.toml lists the same four).
+# Ubuntu's packages for the engine's dependencies (pyproject.toml lists the same five).
 # They are upgraded by unattended-upgrades, not by upgrade-charm, so a charm upgrade
 # never swaps a library under a running cycle.
 DEBIAN_PACKAGES = (
@@ -33,6 +33,7 @@ DEBIAN_PACKAGES = (
     "python3-requests",
     "python3-jinja2",
     "python3-waitress",
+    "python3-prometheus-client",
 )
 
 

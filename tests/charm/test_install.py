@@ -160,6 +160,7 @@ def test_install_sets_up_the_unit(
             "python3-requests",
             "python3-jinja2",
             "python3-waitress",
+            "python3-prometheus-client",
         ),
         ("useradd", "phased-updater", "/var/lib/phased-updater"),
         ("install_engine", str(ENGINE_SOURCE), engine_release(ENGINE_SOURCE)),

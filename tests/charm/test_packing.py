@@ -121,7 +121,7 @@ def ignored(path: str, rules: list[Rule]) -> bool:
 
 def files_on_disk(rules: list[Rule]) -> set[str]:
     """Every file under the root, without descending into ignored directories."""
-    found = set()
+    found: set[str] = set()
     for directory, subdirectories, files in os.walk(ROOT):
         relative = Path(directory).relative_to(ROOT).as_posix()
         prefix = "" if relative == "." else relative + "/"

@@ -110,7 +110,7 @@ def test_granting_the_user_secret_unblocks(
     assert "juju grant-secret" in blocked.unit_status.message
 
     # `juju grant-secret` runs no hook on this unit: the next one (update-status) reads it.
-    granted = dataclasses.replace(blocked, secrets={secret})
+    granted = dataclasses.replace(blocked, secrets=frozenset({secret}))
     out = ctx.run(ctx.on.update_status(), granted)
 
     assert isinstance(out.unit_status, ops.ActiveStatus)

@@ -28,9 +28,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def rendered_units(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config: dict[str, str]
-) -> Path:
+def rendered_units(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config: dict[str, str]) -> Path:
     fake = FakeWorkload(tmp_path / "unit")
     monkeypatch.setattr(charm, "SystemWorkload", lambda layout: fake)
     ctx = testing.Context(PhasedUpdaterCharm)
@@ -56,9 +54,7 @@ def exposure(unit: Path) -> tuple[float, str]:
 
 
 @pytest.mark.parametrize("name", UNITS)
-def test_both_services_score_ok(
-    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_both_services_score_ok(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     units = rendered_units(tmp_path, monkeypatch, {})
 
     score, verdict = exposure(units / name)
