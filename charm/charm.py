@@ -11,6 +11,8 @@ from pathlib import Path
 import ops
 from action_params import HaltParams, OverrideParams, ResumeParams, RunNowParams
 from charm_state import PEER, SMTP, VHOST_CONFIG, CharmState, ConfigurationError
+from cos_agent import CONFIG_KEY, provider_config
+from cos_agent import RELATION as COS_AGENT
 from layout import RUN_SERVICE, RUN_TIMER, SERVE_SERVICE, SYSTEM_USER, Layout
 from peer_data import LEADER_KEY, Halt, PeerRecords
 from status_summary import leader_message, summarize_report
@@ -73,6 +75,8 @@ class PhasedUpdaterCharm(ops.CharmBase):
             on[VHOST_CONFIG].relation_changed,
             on[SMTP].relation_changed,
             on[SMTP].relation_broken,
+            on[COS_AGENT].relation_joined,
+            on[COS_AGENT].relation_changed,
         ):
             framework.observe(event, self._on_change)
         framework.observe(on.collect_unit_status, self._on_collect_unit_status)
@@ -199,6 +203,10 @@ class PhasedUpdaterCharm(ops.CharmBase):
                 databag["vhosts"] = vhosts_value(self.app.name, backend)
             else:
                 databag.pop("vhosts", None)
+        if self.model.relations[COS_AGENT]:
+            config = provider_config(state.topology, port, is_leader=state.is_leader)
+            for relation in self.model.relations[COS_AGENT]:
+                relation.data[self.unit][CONFIG_KEY] = config
         peer = self.model.get_relation(PEER)
         if state.is_leader and peer is not None and state.leader_unit != self.unit.name:
             peer.data[self.app][LEADER_KEY] = self.unit.name

@@ -16,6 +16,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import ops
+from cos_agent import Topology
 from peer_data import LEADER_KEY, PeerDataError, PeerRecords
 
 from phased_updater.config import SMTP_SECURITY
@@ -280,6 +281,9 @@ class CharmState:
     # The unit the peer data names as leader ("" before a leader wrote it).
     leader_unit: str = ""
     proxy_env: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    topology: Topology = dataclasses.field(
+        default_factory=lambda: Topology("", "", "phased-updater", "phased-updater")
+    )
 
     @classmethod
     def from_charm(cls, charm: ops.CharmBase) -> CharmState:
@@ -313,6 +317,7 @@ class CharmState:
             leader_unit=peer.data[charm.app].get(LEADER_KEY, "") if peer else "",
             apache_servername=next((name for _, name in servernames if name), ""),
             proxy_env=proxy_environment(os.environ),
+            topology=Topology(model.name, model.uuid, charm.app.name, charm.meta.name),
         )
 
     @property
