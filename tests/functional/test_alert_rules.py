@@ -101,7 +101,7 @@ def test_the_dashboards_queries_parse(tmp_path: Path) -> None:
     """Every panel's PromQL, as recording rules, through `promtool check rules`."""
     from cos_agent import DASHBOARDS
 
-    rules = []
+    rules: list[dict[str, str]] = []
     for path in sorted(DASHBOARDS.glob("*.json")):
         dashboard = yaml.safe_load(path.read_text())
         for panel in dashboard["panels"]:
