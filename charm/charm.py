@@ -9,13 +9,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import ops
-from action_params import HaltParams, OverrideParams, ResumeParams, RunNowParams
+from action_params import (
+    HaltParams,
+    OverrideParams,
+    ResumeParams,
+    RunNowParams,
+    ShowLastRunParams,
+)
 from charm_state import PEER, SMTP, VHOST_CONFIG, CharmState, ConfigurationError
 from cos_agent import CONFIG_KEY, provider_config
 from cos_agent import RELATION as COS_AGENT
+from last_run import list_halts_results, show_last_run
 from layout import RUN_SERVICE, RUN_TIMER, SERVE_SERVICE, SYSTEM_USER, Layout
 from peer_data import LEADER_KEY, Halt, PeerRecords
-from status_summary import leader_message, summarize_report
+from status_summary import leader_message, staleness_note, summarize_report
 from vhost import backend_address, vhosts_value, website_data
 from workload import DEBIAN_PACKAGES, SystemWorkload, Workload, engine_release
 from workload_files import (
@@ -87,6 +94,8 @@ class PhasedUpdaterCharm(ops.CharmBase):
         framework.observe(on.run_now_action, self._on_run_now)
         framework.observe(on.halt_action, self._on_halt)
         framework.observe(on.resume_action, self._on_resume)
+        framework.observe(on.show_last_run_action, self._on_show_last_run)
+        framework.observe(on.list_halts_action, self._on_list_halts)
 
     # -- events -------------------------------------------------------------------
 
@@ -237,11 +246,19 @@ class PhasedUpdaterCharm(ops.CharmBase):
             notes.append("email held: set mail-from (the relay sends no sender)")
         if state.is_leader:
             report_text = self.workload.read_text(self.layout.report_json)
+            now = datetime.now(UTC)
+            stale = staleness_note(
+                self.workload.read_text(self.layout.run_status),
+                now,
+                state.config.run_every_seconds,
+            )
             message = leader_message(
                 summarize_report(report_text) if report_text else None,
                 self.workload.timer_next_elapse(RUN_TIMER),
                 self.workload.last_run(RUN_SERVICE),
-                datetime.now(UTC),
+                now,
+                app=self.app.name,
+                stale=stale,
             )
         else:
             leader = f" ({state.leader_unit})" if state.leader_unit else ""
@@ -405,6 +422,32 @@ class PhasedUpdaterCharm(ops.CharmBase):
                 return
         if self._update_peers(event, lambda peers: peers.without_halt(key)) is not None:
             event.set_results({"resumed": "/".join(key)})
+
+    def _on_show_last_run(self, event: ops.ActionEvent) -> None:
+        params = event.load_params(ShowLastRunParams, errors="fail")
+        workload, layout = self.workload, self.layout
+        results = show_last_run(
+            workload.last_run(RUN_SERVICE),
+            workload.read_text(layout.run_status),
+            workload.read_text(layout.report_json),
+            workload.journal_tail(RUN_SERVICE, params.lines),
+        )
+        if not self.unit.is_leader():
+            results["note"] = (
+                f"this unit is on standby; cycles run on the leader: "
+                f"juju run {self.app.name}/leader show-last-run"
+            )
+        event.set_results(results)
+
+    def _on_list_halts(self, event: ops.ActionEvent) -> None:
+        state = self._require_state(event)
+        if state is None:
+            return
+        lines = [
+            f"{'/'.join(halt.key())}: {halt.reason} (by {halt.by} at {halt.at})"
+            for halt in state.peers.halts
+        ]
+        event.set_results(list_halts_results(lines))
 
 
 if __name__ == "__main__":  # pragma: nocover

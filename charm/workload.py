@@ -68,6 +68,7 @@ class Workload(Protocol):
     def restart(self, unit: str) -> None: ...
     def timer_next_elapse(self, timer: str) -> datetime | None: ...
     def last_run(self, service: str) -> LastRun | None: ...
+    def journal_tail(self, unit: str, lines: int) -> str: ...
     def run_as_service_user(
         self, command: Sequence[str], env: Mapping[str, str]
     ) -> CommandResult: ...
@@ -283,6 +284,21 @@ class SystemWorkload:
             check=False,
         )
         return parse_last_run(completed.stdout) if completed.returncode == 0 else None
+
+    def journal_tail(self, unit: str, lines: int) -> str:
+        completed = subprocess.run(  # noqa: S603 - an argv list, never a shell
+            [  # noqa: S607 - a system tool, from the hook's PATH
+                "journalctl",
+                *("--unit", unit, "--lines", str(lines), "--output", "short-iso"),
+                *("--no-pager", "--quiet"),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if completed.returncode != 0:
+            return f"journalctl failed ({completed.returncode}): {completed.stderr.strip()}"
+        return completed.stdout
 
     def run_as_service_user(self, command: Sequence[str], env: Mapping[str, str]) -> CommandResult:
         completed = subprocess.run(  # noqa: S603 - an argv list, never a shell

@@ -22,7 +22,7 @@ from phased_updater.lock import AlreadyRunning, exclusive
 from phased_updater.mail import outbox
 from phased_updater.mail.session import MailSession
 from phased_updater.overrides import Overrides
-from phased_updater.report import metrics
+from phased_updater.report import run_status
 from phased_updater.report.publish import publish
 from phased_updater.sources.errortracker import ErrorTrackerClient
 from phased_updater.sources.launchpad import (
@@ -200,9 +200,11 @@ def write_run_status(
     if run is None:
         return
     try:
-        metrics.write_snapshot(report_dir, metrics.build_snapshot(store, run, deliveries, counts))
+        run_status.write_snapshot(
+            report_dir, run_status.build_snapshot(store, run, deliveries, counts)
+        )
     except OSError as error:
-        log.error("cannot write %s to %s: %s", metrics.SNAPSHOT_NAME, report_dir, error)
+        log.error("cannot write %s to %s: %s", run_status.SNAPSHOT_NAME, report_dir, error)
 
 
 def handle(args: argparse.Namespace) -> int:

@@ -29,7 +29,7 @@ from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
-from phased_updater.report import metrics
+from phased_updater.report import metrics, run_status
 
 log = logging.getLogger(__name__)
 
@@ -237,9 +237,11 @@ class ReportApp:
             "generated": match.group(1).decode("ascii") if match else None,
             "modified": datetime.fromtimestamp(modified, UTC).isoformat(timespec="seconds"),
         }
-        snapshot = metrics.read_snapshot(self.report_dir)
+        snapshot = run_status.read_snapshot(self.report_dir)
         fresh = (
-            metrics.freshness(snapshot, self.clock(), self.run_every_seconds) if snapshot else None
+            run_status.freshness(snapshot, self.clock(), self.run_every_seconds)
+            if snapshot
+            else None
         )
         if fresh is None:
             return _json(200, document)
@@ -257,7 +259,7 @@ class ReportApp:
         return _json(503, document)
 
     def metrics(self) -> Response:
-        snapshot = metrics.read_snapshot(self.report_dir)
+        snapshot = run_status.read_snapshot(self.report_dir)
         body = metrics.render(snapshot, self.clock(), self.run_every_seconds, self.started)
         headers = [("Content-Type", metrics.CONTENT_TYPE), ("Cache-Control", "no-store")]
         return Response(200, headers, body)
