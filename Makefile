@@ -1,10 +1,11 @@
 # Every target installs what it needs: a .venv/ at the root and, for the tests,
-# the Debian packages they drive (apt, chromium, apache2).
+# the Debian packages they drive (apt, chromium, apache2, openssl, promtool from
+# prometheus, systemd-analyze from systemd).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-TEST_DEBS := apt chromium apache2 openssl
+TEST_DEBS := apt chromium apache2 openssl prometheus systemd
 
 .PHONY: venv demo test lint typecheck unit compat bench integration kill-loop clean
 
@@ -41,7 +42,7 @@ NOBLE_STAMP := $(NOBLE_VENV)/.installed
 # The tests that drive launchpadlib, requests, Jinja2 and waitress, again with the
 # versions Ubuntu 24.04 ships (the charm's unit installs those packages). The
 # interpreter is this machine's: Ubuntu's Python 3.12 is not installable here.
-COMPAT_TESTS := tests/unit tests/functional/test_cycle.py \
+COMPAT_TESTS := tests/unit tests/functional/test_cycle.py tests/functional/test_metrics.py \
 	tests/functional/test_request_budget.py tests/functional/test_reused_reads.py \
 	tests/functional/test_manual.py tests/functional/test_serve.py \
 	tests/functional/test_mail_recipients.py

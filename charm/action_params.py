@@ -88,6 +88,18 @@ class RunNowParams:
     dry_run: bool = False
 
 
+MAX_JOURNAL_LINES = 500
+
+
+@dataclass(frozen=True)
+class ShowLastRunParams:
+    lines: int = 20
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.lines <= MAX_JOURNAL_LINES:
+            raise ValueError(f"lines {self.lines!r} must be between 1 and {MAX_JOURNAL_LINES}")
+
+
 @dataclass(frozen=True)
 class HaltParams:
     package: str

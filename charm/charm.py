@@ -9,12 +9,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import ops
-from action_params import HaltParams, OverrideParams, ResumeParams, RunNowParams
+from action_params import (
+    HaltParams,
+    OverrideParams,
+    ResumeParams,
+    RunNowParams,
+    ShowLastRunParams,
+)
 from charm_state import PEER, SMTP, VHOST_CONFIG, CharmState, ConfigurationError
+from cos_agent import CONFIG_KEY, provider_config
+from cos_agent import RELATION as COS_AGENT
+from last_run import list_halts_results, show_last_run
 from layout import RUN_SERVICE, RUN_TIMER, SERVE_SERVICE, SYSTEM_USER, Layout
-from peer_data import Halt, PeerRecords
-from status_summary import leader_message, summarize_report
-from vhost import backend_address, vhosts_value
+from peer_data import LEADER_KEY, Halt, PeerRecords
+from status_summary import leader_message, staleness_note, summarize_report
+from vhost import backend_address, vhosts_value, website_data
 from workload import DEBIAN_PACKAGES, SystemWorkload, Workload, engine_release
 from workload_files import (
     CYCLE_BUSY_EXIT,
@@ -73,6 +82,8 @@ class PhasedUpdaterCharm(ops.CharmBase):
             on[VHOST_CONFIG].relation_changed,
             on[SMTP].relation_changed,
             on[SMTP].relation_broken,
+            on[COS_AGENT].relation_joined,
+            on[COS_AGENT].relation_changed,
         ):
             framework.observe(event, self._on_change)
         framework.observe(on.collect_unit_status, self._on_collect_unit_status)
@@ -83,6 +94,8 @@ class PhasedUpdaterCharm(ops.CharmBase):
         framework.observe(on.run_now_action, self._on_run_now)
         framework.observe(on.halt_action, self._on_halt)
         framework.observe(on.resume_action, self._on_resume)
+        framework.observe(on.show_last_run_action, self._on_show_last_run)
+        framework.observe(on.list_halts_action, self._on_list_halts)
 
     # -- events -------------------------------------------------------------------
 
@@ -143,10 +156,14 @@ class PhasedUpdaterCharm(ops.CharmBase):
         workload.write_file(layout.halts, render_halts(state.peers.halts), 0o640, owner)
         self._write_secret(layout.credentials, state.launchpad_credentials)
         self._write_secret(layout.smtp_password, state.smtp.password if state.smtp else None)
+        period = state.config.run_every_seconds
+        ipv6 = workload.has_ipv6()
         units = {
-            RUN_SERVICE: render_run_service(layout, state.proxy_env),
-            RUN_TIMER: render_run_timer(state.config.run_every_seconds),
-            SERVE_SERVICE: render_serve_service(layout, state.config.report_port),
+            RUN_SERVICE: render_run_service(layout, state.proxy_env, period),
+            RUN_TIMER: render_run_timer(period),
+            SERVE_SERVICE: render_serve_service(
+                layout, state.config.report_port, period, ipv6=ipv6
+            ),
         }
         return {
             name
@@ -178,16 +195,16 @@ class PhasedUpdaterCharm(ops.CharmBase):
             workload.disable_now(RUN_TIMER)
 
     def _publish(self, state: CharmState) -> None:
-        """Only the leader holds the current report, so only it is advertised to apache2."""
+        """Every unit's port on `website`; the vhost, pointing at the leader, from the leader.
+
+        See vhost.py for why every unit advertises a port while only the leader's
+        address goes into the vhost. The leader also names itself in the peer
+        application data, so that a change of leader reaches every other unit at
+        once (peer relation-changed) instead of at its next update-status.
+        """
         port = state.config.report_port
         for relation in self.model.relations[WEBSITE]:
-            databag = relation.data[self.unit]
-            if state.is_leader:
-                host = self._address(relation)
-                databag.update({"port": str(port), "hostname": host})
-            else:
-                for key in ("port", "hostname"):
-                    databag.pop(key, None)
+            relation.data[self.unit].update(website_data(self._address(relation), port))
         for relation in self.model.relations[VHOST_CONFIG]:
             databag = relation.data[self.unit]
             if state.is_leader:
@@ -195,6 +212,13 @@ class PhasedUpdaterCharm(ops.CharmBase):
                 databag["vhosts"] = vhosts_value(self.app.name, backend)
             else:
                 databag.pop("vhosts", None)
+        if self.model.relations[COS_AGENT]:
+            config = provider_config(state.topology, port, is_leader=state.is_leader)
+            for relation in self.model.relations[COS_AGENT]:
+                relation.data[self.unit][CONFIG_KEY] = config
+        peer = self.model.get_relation(PEER)
+        if state.is_leader and peer is not None and state.leader_unit != self.unit.name:
+            peer.data[self.app][LEADER_KEY] = self.unit.name
 
     def _address(self, relation: ops.Relation) -> str:
         binding = self.model.get_binding(relation)
@@ -222,14 +246,23 @@ class PhasedUpdaterCharm(ops.CharmBase):
             notes.append("email held: set mail-from (the relay sends no sender)")
         if state.is_leader:
             report_text = self.workload.read_text(self.layout.report_json)
+            now = datetime.now(UTC)
+            stale = staleness_note(
+                self.workload.read_text(self.layout.run_status),
+                now,
+                state.config.run_every_seconds,
+            )
             message = leader_message(
                 summarize_report(report_text) if report_text else None,
                 self.workload.timer_next_elapse(RUN_TIMER),
                 self.workload.last_run(RUN_SERVICE),
-                datetime.now(UTC),
+                now,
+                app=self.app.name,
+                stale=stale,
             )
         else:
-            message = "standby: the leader runs the cycles"
+            leader = f" ({state.leader_unit})" if state.leader_unit else ""
+            message = f"standby: the leader{leader} runs the cycles"
         event.add_status(ops.ActiveStatus("; ".join([message, *notes])))
 
     # -- actions --------------------------------------------------------------------
@@ -387,6 +420,32 @@ class PhasedUpdaterCharm(ops.CharmBase):
         if halted and self._update_peers(event, lambda p: p.without_halt(key)) is None:
             return
         event.set_results({"resumed": "/".join(key), "summary": _tail(result.stdout)})
+
+    def _on_show_last_run(self, event: ops.ActionEvent) -> None:
+        params = event.load_params(ShowLastRunParams, errors="fail")
+        workload, layout = self.workload, self.layout
+        results = show_last_run(
+            workload.last_run(RUN_SERVICE),
+            workload.read_text(layout.run_status),
+            workload.read_text(layout.report_json),
+            workload.journal_tail(RUN_SERVICE, params.lines),
+        )
+        if not self.unit.is_leader():
+            results["note"] = (
+                f"this unit is on standby; cycles run on the leader: "
+                f"juju run {self.app.name}/leader show-last-run"
+            )
+        event.set_results(results)
+
+    def _on_list_halts(self, event: ops.ActionEvent) -> None:
+        state = self._require_state(event)
+        if state is None:
+            return
+        lines = [
+            f"{'/'.join(halt.key())}: {halt.reason} (by {halt.by} at {halt.at})"
+            for halt in state.peers.halts
+        ]
+        event.set_results(list_halts_results(lines))
 
 
 if __name__ == "__main__":  # pragma: nocover

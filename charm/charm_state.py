@@ -16,7 +16,8 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import ops
-from peer_data import PeerDataError, PeerRecords
+from cos_agent import Topology
+from peer_data import LEADER_KEY, PeerDataError, PeerRecords
 
 from phased_updater.config import SMTP_SECURITY
 from phased_updater.debian import is_series_name
@@ -186,9 +187,21 @@ class SmtpSettings:
 
     @classmethod
     def from_databag(
-        cls, databag: Mapping[str, str], read_secret: Callable[[str], Mapping[str, str]]
+        cls,
+        databag: Mapping[str, str],
+        read_secret: Callable[[str], Mapping[str, str]],
+        *,
+        provider: str = "smtp-integrator",
+        app: str = "phased-updater",
     ) -> SmtpSettings | None:
-        """None while the provider has not written its data yet."""
+        """None while the provider has not written its data yet.
+
+        Data the engine could not send mail with raises ConfigurationError naming what
+        to change: `auth_type=plain` without a user or password (smtp-integrator
+        accepts both), and a password secret this application cannot read (a
+        `password_secret` of the user's own, which smtp-integrator does not grant).
+        The `smtp-legacy` endpoint's clear `password` field is used as it is.
+        """
         host = databag.get("host", "")
         if not host:
             return None
@@ -203,25 +216,54 @@ class SmtpSettings:
             raise ConfigurationError(
                 "smtp relation transport_security", security, "is not none, starttls or tls"
             )
-        password: str | None = None
-        password_id = databag.get("password_id", "")
-        if password_id:
-            option, missing = "smtp relation password_id", "secret not found or has no password"
-            password = _secret_value(
-                option, password_id, lambda: read_secret(password_id), "password", missing
-            )
+        user = databag.get("user", "")
+        password = _relation_password(databag, read_secret, app)
+        if SMTP_AUTH_TYPES[auth_type] == "plain":
+            if not user:
+                raise ConfigurationError(
+                    "smtp relation user",
+                    user,
+                    "auth_type is plain, so the relay needs a user: "
+                    f"juju config {provider} user=NAME (or auth_type=none)",
+                )
             if password is None:
-                raise ConfigurationError(option, password_id, missing)
+                raise ConfigurationError(
+                    "smtp relation password_id",
+                    "",
+                    "auth_type is plain but no password was sent: "
+                    f"juju config {provider} password_secret=SECRET_URI (or auth_type=none)",
+                )
         return cls(
             host=host,
             port=int(port_text),
-            user=databag.get("user", ""),
+            user=user,
             password=password,
             auth=SMTP_AUTH_TYPES[auth_type],
             security=security,
             skip_verify=databag.get("skip_ssl_verify", "false").lower() == "true",
             sender=databag.get("smtp_sender", ""),
         )
+
+
+def _relation_password(
+    databag: Mapping[str, str], read_secret: Callable[[str], Mapping[str, str]], app: str
+) -> str | None:
+    """The password from `password_id`'s secret, or smtp-legacy's clear `password`."""
+    password_id = databag.get("password_id", "")
+    if not password_id:
+        legacy = databag.get("password", "")
+        return legacy or None
+    option = "smtp relation password_id"
+    grant = (
+        f"not readable by {app}: a password_secret of your own must be granted, "
+        f"run juju grant-secret {password_id} {app}"
+    )
+    password = _secret_value(
+        option, password_id, lambda: read_secret(password_id), "password", grant
+    )
+    if password is None:
+        raise ConfigurationError(option, password_id, "the secret has no 'password' key")
+    return password
 
 
 @dataclass(frozen=True)
@@ -236,7 +278,12 @@ class CharmState:
     peers: PeerRecords = dataclasses.field(default_factory=PeerRecords)
     # From apache2's `servername` over apache-vhost-config, when report-url is unset.
     apache_servername: str = ""
+    # The unit the peer data names as leader ("" before a leader wrote it).
+    leader_unit: str = ""
     proxy_env: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    topology: Topology = dataclasses.field(
+        default_factory=lambda: Topology("", "", "phased-updater", "phased-updater")
+    )
 
     @classmethod
     def from_charm(cls, charm: ops.CharmBase) -> CharmState:
@@ -249,6 +296,8 @@ class CharmState:
             smtp = SmtpSettings.from_databag(
                 smtp_relation.data[smtp_relation.app],
                 lambda secret_id: model.get_secret(id=secret_id).get_content(refresh=True),
+                provider=smtp_relation.app.name,
+                app=charm.app.name,
             )
         # apache2 answers with `servername` in its unit data; several apache2
         # applications may be integrated, so the first one (by unit name) names the report.
@@ -265,8 +314,10 @@ class CharmState:
             smtp=smtp,
             smtp_related=smtp_relation is not None,
             peers=load_peer_records(peer.data[charm.app]) if peer else PeerRecords(),
+            leader_unit=peer.data[charm.app].get(LEADER_KEY, "") if peer else "",
             apache_servername=next((name for _, name in servernames if name), ""),
             proxy_env=proxy_environment(os.environ),
+            topology=Topology(model.name, model.uuid, charm.app.name, charm.meta.name),
         )
 
     @property

@@ -66,6 +66,11 @@ class Layout:
         return self.report_dir / "phased-updates.json"
 
     @property
+    def run_status(self) -> Path:
+        """The engine's record of its last run (phased_updater.report.run_status)."""
+        return self.report_dir / "run-status.json"
+
+    @property
     def cycle_lock(self) -> Path:
         return self.var / "cycle.lock"
 

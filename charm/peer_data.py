@@ -15,6 +15,9 @@ from phased_updater.overrides import Override as OverrideLine
 
 OVERRIDES_KEY = "overrides"
 HALTS_KEY = "halts"
+# The leader's unit name, written by the leader when it differs: its change wakes every
+# other unit (peer relation-changed), which then drops what only the leader publishes.
+LEADER_KEY = "leader-unit"
 
 
 class PeerDataError(ValueError):

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from layout import RUN_SERVICE
+from layout import RUN_SERVICE, RUN_TIMER
+
+from phased_updater.report.run_status import freshness, parse_snapshot
 
 # The engine's exit statuses, as `run` documents them.
 EXIT_MEANINGS = {1: "some packages could not be evaluated", 2: "bad config"}
@@ -62,9 +64,28 @@ def format_next_run(when: datetime, now: datetime) -> str:
     return when.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def failure_note(last_run: LastRun) -> str:
+def failure_note(last_run: LastRun, app: str) -> str:
     meaning = EXIT_MEANINGS.get(last_run.exit_status, "failed")
-    return f"last run exited {last_run.exit_status} ({meaning}): see journalctl -u {RUN_SERVICE}"
+    return (
+        f"last run exited {last_run.exit_status} ({meaning}): "
+        f"see juju run {app}/leader show-last-run"
+    )
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:.0f}h" if seconds >= 3600 else f"{seconds / 60:.0f}m"
+
+
+def staleness_note(run_status_text: str | None, now: datetime, period_seconds: int) -> str | None:
+    """A note when the last run ended more than twice the timer's period ago."""
+    snapshot = parse_snapshot(run_status_text) if run_status_text else None
+    fresh = freshness(snapshot, now, period_seconds) if snapshot else None
+    if fresh is None or not fresh.stale:
+        return None
+    return (
+        f"no run has finished for {_hours(fresh.age_seconds)} (one is due every "
+        f"{_hours(period_seconds)}): check systemctl status {RUN_SERVICE} {RUN_TIMER}"
+    )
 
 
 def leader_message(
@@ -72,12 +93,17 @@ def leader_message(
     next_run: datetime | None,
     last_run: LastRun | None,
     now: datetime,
+    *,
+    app: str = "phased-updater",
+    stale: str | None = None,
 ) -> str:
     parts = [report.describe() if report else "no report yet"]
     if report and report.dry_run:
         parts[0] = "dry run: " + parts[0]
     if next_run is not None:
         parts[0] += f"; next run {format_next_run(next_run, now)}"
+    if stale is not None:
+        parts.append(stale)
     if last_run is not None and not last_run.succeeded:
-        parts.append(failure_note(last_run))
+        parts.append(failure_note(last_run, app))
     return "; ".join(parts)

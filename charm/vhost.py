@@ -1,8 +1,22 @@
 """The Apache vhost this charm sends to apache2 over apache-vhost-config.
 
 apache2 base64-decodes the template, renders it with Jinja2 (its own config values
-plus the reverseproxy variables, where `<app>` is `host:port` of the unit that
-advertises a port on `website`), writes it to sites-available and reloads.
+plus the reverseproxy variables of every application on `website`), writes it to
+sites-available and reloads.
+
+Why the template names the leader itself, and never apache2's `<app>` variable:
+
+- apache2's `get_reverseproxy_data` stops reading at the first related unit without a
+  `port`, which drops the variables of every application related after this one. So
+  every unit publishes its `port` on `website` (see `website_data`), leader or not.
+- With every unit publishing, `<app>` is the `host:port` of whichever unit apache2
+  reads first, not of the leader, which alone holds the current report; after a
+  change of leader it is still the old one until that unit's next hook.
+- apache2 builds `<app>` without brackets, so for an IPv6 unit it is `::1:8080`,
+  which is no URL authority ("ProxyPass Unable to parse URL").
+
+So the leader sends its own address, bracketed when it is IPv6, in the template, and
+re-sends it on `leader-elected`; the template is correct whatever `<app>` holds.
 """
 
 from __future__ import annotations
@@ -17,34 +31,37 @@ VHOST_PORT = "80"
 
 
 def template_variable(app_name: str) -> str:
-    """apache2's name for the reverseproxy `host:port` variable of application `app_name`."""
+    """apache2's name for the reverseproxy variables of application `app_name`."""
     return re.sub(r"[^a-zA-Z0-9_]", "", app_name)
 
 
-def backend_address(host: str, port: int) -> str:
-    """`host:port`, bracketing an IPv6 address as a URL needs."""
+def url_host(host: str) -> str:
+    """`host` as it goes into a URL: an IPv6 address in brackets."""
     try:
         is_v6 = ipaddress.ip_address(host).version == 6
     except ValueError:
         is_v6 = False
-    return f"[{host}]:{port}" if is_v6 else f"{host}:{port}"
+    return f"[{host}]" if is_v6 else host
 
 
-def render_template(app_name: str, fallback_backend: str) -> str:
-    """The Jinja2 source of the vhost.
+def backend_address(host: str, port: int) -> str:
+    """`host:port`, bracketing an IPv6 address as a URL needs."""
+    return f"{url_host(host)}:{port}"
 
-    `fallback_backend` is the sending leader's own `host:port`. apache2 stops reading
-    reverseproxy units at the first one without a `port`, and only the leader sets a
-    port, so the variable can be missing; and without the website integration it
-    always is. The fallback keeps the vhost pointed at the leader either way.
-    """
+
+def website_data(host: str, port: int) -> dict[str, str]:
+    """What every unit publishes on `website` (http): its own port and address."""
+    return {"port": str(port), "hostname": host}
+
+
+def render_template(app_name: str, leader_backend: str) -> str:
+    """The Jinja2 source of the vhost, proxying to `leader_backend` (`host:port`)."""
     variable = template_variable(app_name)
-    backend = f'{{{{ {variable} | default("{fallback_backend}") }}}}'
     # The proxy modules are loaded here when apache2's enable_modules lacks them, so
     # `juju integrate` is all it takes. Sites are included after mods-enabled, so
     # <IfModule> sees a module loaded by a2enmod and skips the second load.
     return f"""\
-# Sent by the {app_name} charm over apache-vhost-config; apache2 renders it with Jinja2.
+# Sent by the {app_name} leader over apache-vhost-config; apache2 renders it with Jinja2.
 <IfModule !proxy_module>
     LoadModule proxy_module /usr/lib/apache2/modules/mod_proxy.so
 </IfModule>
@@ -56,16 +73,16 @@ def render_template(app_name: str, fallback_backend: str) -> str:
     ServerName {{{{ servername }}}}
     ProxyRequests Off
     ProxyPreserveHost On
-    ProxyPass / http://{backend}/
-    ProxyPassReverse / http://{backend}/
+    ProxyPass / http://{leader_backend}/
+    ProxyPassReverse / http://{leader_backend}/
     ErrorLog ${{APACHE_LOG_DIR}}/{variable}-error.log
     CustomLog ${{APACHE_LOG_DIR}}/{variable}-access.log combined
 </VirtualHost>
 """
 
 
-def vhosts_value(app_name: str, fallback_backend: str) -> str:
+def vhosts_value(app_name: str, leader_backend: str) -> str:
     """The `vhosts` unit-data value: a YAML list of {port, template (base64)}."""
-    template = render_template(app_name, fallback_backend)
+    template = render_template(app_name, leader_backend)
     encoded = base64.b64encode(template.encode("utf-8")).decode("ascii")
     return yaml.safe_dump([{"port": VHOST_PORT, "template": encoded}], default_flow_style=False)

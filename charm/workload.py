@@ -25,7 +25,7 @@ from status_summary import LastRun
 
 logger = logging.getLogger(__name__)
 
-# Ubuntu's packages for the engine's dependencies (pyproject.toml lists the same four).
+# Ubuntu's packages for the engine's dependencies (pyproject.toml lists the same five).
 # They are upgraded by unattended-upgrades, not by upgrade-charm, so a charm upgrade
 # never swaps a library under a running cycle.
 DEBIAN_PACKAGES = (
@@ -33,6 +33,7 @@ DEBIAN_PACKAGES = (
     "python3-requests",
     "python3-jinja2",
     "python3-waitress",
+    "python3-prometheus-client",
 )
 
 
@@ -57,12 +58,17 @@ class Workload(Protocol):
         """Copies the `phased_updater` package from `source` as `release` and makes it current."""
         ...
 
+    def has_ipv6(self) -> bool:
+        """Whether the kernel offers IPv6 (serve then listens on [::] as well)."""
+        ...
+
     def daemon_reload(self) -> None: ...
     def enable_now(self, unit: str) -> None: ...
     def disable_now(self, unit: str) -> None: ...
     def restart(self, unit: str) -> None: ...
     def timer_next_elapse(self, timer: str) -> datetime | None: ...
     def last_run(self, service: str) -> LastRun | None: ...
+    def journal_tail(self, unit: str, lines: int) -> str: ...
     def run_as_service_user(
         self, command: Sequence[str], env: Mapping[str, str]
     ) -> CommandResult: ...
@@ -238,6 +244,10 @@ class SystemWorkload:
                 shutil.rmtree(old, ignore_errors=True)
         return True
 
+    def has_ipv6(self) -> bool:
+        # Absent when IPv6 is disabled (ipv6.disable=1): binding [::] would then fail.
+        return Path("/proc/net/if_inet6").exists()
+
     def daemon_reload(self) -> None:
         _run(["systemctl", "daemon-reload"])
 
@@ -274,6 +284,21 @@ class SystemWorkload:
             check=False,
         )
         return parse_last_run(completed.stdout) if completed.returncode == 0 else None
+
+    def journal_tail(self, unit: str, lines: int) -> str:
+        completed = subprocess.run(  # noqa: S603 - an argv list, never a shell
+            [  # noqa: S607 - a system tool, from the hook's PATH
+                "journalctl",
+                *("--unit", unit, "--lines", str(lines), "--output", "short-iso"),
+                *("--no-pager", "--quiet"),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if completed.returncode != 0:
+            return f"journalctl failed ({completed.returncode}): {completed.stderr.strip()}"
+        return completed.stdout
 
     def run_as_service_user(self, command: Sequence[str], env: Mapping[str, str]) -> CommandResult:
         completed = subprocess.run(  # noqa: S603 - an argv list, never a shell

@@ -28,6 +28,8 @@ class FakeWorkload:
     enabled: set[str] = field(default_factory=set)
     current_release: str | None = None
     next_elapse: datetime | None = None
+    ipv6: bool = True
+    journal: str = ""
     last_run_result: LastRun | None = None
     command_results: list[CommandResult] = field(default_factory=list)
     commands: list[tuple[list[str], dict[str, str]]] = field(default_factory=list)
@@ -41,7 +43,15 @@ class FakeWorkload:
 
     def system_calls(self) -> list[tuple[str, ...]]:
         """The calls that change the system, without file writes and status queries."""
-        quiet = {"write_file", "ensure_dir", "remove_file", "read_text", "next", "last_run"}
+        quiet = {
+            "write_file",
+            "ensure_dir",
+            "remove_file",
+            "read_text",
+            "next",
+            "last_run",
+            "journal",
+        }
         return [call for call in self.calls if call[0] not in quiet]
 
     def ensure_packages(self, packages: Sequence[str]) -> None:
@@ -86,6 +96,9 @@ class FakeWorkload:
         self.current_release = release
         return True
 
+    def has_ipv6(self) -> bool:
+        return self.ipv6
+
     def daemon_reload(self) -> None:
         self.calls.append(("daemon-reload",))
 
@@ -107,6 +120,10 @@ class FakeWorkload:
     def last_run(self, service: str) -> LastRun | None:
         self.calls.append(("last_run", service))
         return self.last_run_result
+
+    def journal_tail(self, unit: str, lines: int) -> str:
+        self.calls.append(("journal", unit, str(lines)))
+        return "\n".join(self.journal.splitlines()[-lines:])
 
     def run_as_service_user(self, command: Sequence[str], env: Mapping[str, str]) -> CommandResult:
         self.calls.append(("run", *command))

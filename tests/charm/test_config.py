@@ -53,7 +53,9 @@ def test_valid_config_reaches_the_engine(
     }
     assert "OnUnitInactiveSec=5400s\n" in workload.files[TIMER].content
     serve = workload.files[Path("/etc/systemd/system/phased-updater-serve.service")].content
-    assert "--bind 0.0.0.0:8443\n" in serve
+    assert " --bind 0.0.0.0:8443 --bind [::]:8443 --run-every 5400s\n" in serve
+    run = workload.files[Path("/etc/systemd/system/phased-updater-run.service")].content
+    assert "TimeoutStartSec=2700s\n" in run
     assert isinstance(out.unit_status, ops.ActiveStatus)
 
 
@@ -66,9 +68,11 @@ def test_changing_the_interval_rearms_the_timer(
     ctx.run(ctx.on.config_changed(), testing.State(leader=True, config={"interval": "1d"}))
 
     assert "OnUnitInactiveSec=86400s\n" in workload.files[TIMER].content
+    # The server learns the new period too (its staleness threshold is twice it).
     assert workload.system_calls() == [
         ("daemon-reload",),
         ("enable --now", "phased-updater-serve.service"),
+        ("restart", "phased-updater-serve.service"),
         ("enable --now", "phased-updater-run.timer"),
         ("restart", "phased-updater-run.timer"),
     ]

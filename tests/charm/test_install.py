@@ -28,10 +28,36 @@ User=phased-updater
 Group=phased-updater
 ExecStart=/usr/bin/flock --nonblock --conflict-exit-code 75 /var/lib/phased-updater/cycle.lock \
 /opt/phased-updater/bin/phased-updater run --config /etc/phased-updater/config.toml
+TimeoutStartSec=10800s
 NoNewPrivileges=yes
+CapabilityBoundingSet=
+AmbientCapabilities=
 PrivateTmp=yes
+PrivateDevices=yes
+DevicePolicy=closed
+PrivateUsers=yes
 ProtectHome=yes
 ProtectSystem=strict
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+ProtectClock=yes
+ProtectHostname=yes
+ProtectProc=invisible
+ProcSubset=pid
+RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
+RestrictNamespaces=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+RemoveIPC=yes
+KeyringMode=private
+SystemCallArchitectures=native
+SystemCallFilter=@system-service
+SystemCallFilter=~@privileged @resources
+SystemCallErrorNumber=EPERM
+UMask=0027
 ReadWritePaths=/var/lib/phased-updater
 """
 
@@ -60,13 +86,38 @@ Type=simple
 User=phased-updater
 Group=phased-updater
 ExecStart=/opt/phased-updater/bin/phased-updater serve --report-dir \
-/var/lib/phased-updater/report --bind 0.0.0.0:8080
+/var/lib/phased-updater/report --bind 0.0.0.0:8080 --bind [::]:8080 --run-every 21600s
 Restart=on-failure
 RestartSec=5
 NoNewPrivileges=yes
+CapabilityBoundingSet=
+AmbientCapabilities=
 PrivateTmp=yes
+PrivateDevices=yes
+DevicePolicy=closed
+PrivateUsers=yes
 ProtectHome=yes
 ProtectSystem=strict
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+ProtectClock=yes
+ProtectHostname=yes
+ProtectProc=invisible
+ProcSubset=pid
+RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
+RestrictNamespaces=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+RemoveIPC=yes
+KeyringMode=private
+SystemCallArchitectures=native
+SystemCallFilter=@system-service
+SystemCallFilter=~@privileged @resources
+SystemCallErrorNumber=EPERM
+UMask=0027
 
 [Install]
 WantedBy=multi-user.target
@@ -109,6 +160,7 @@ def test_install_sets_up_the_unit(
             "python3-requests",
             "python3-jinja2",
             "python3-waitress",
+            "python3-prometheus-client",
         ),
         ("useradd", "phased-updater", "/var/lib/phased-updater"),
         ("install_engine", str(ENGINE_SOURCE), engine_release(ENGINE_SOURCE)),

@@ -26,8 +26,8 @@ def test_leader_elected_enables_the_timer(
 def test_losing_leadership_disables_the_timer_on_the_next_hook(
     ctx: testing.Context[PhasedUpdaterCharm], workload: FakeWorkload
 ) -> None:
-    website = testing.Relation("website", remote_app_name="apache2")
-    state = ctx.run(ctx.on.install(), testing.State(leader=True, relations={website}))
+    vhost = testing.Relation("apache-vhost-config", remote_app_name="apache2")
+    state = ctx.run(ctx.on.install(), testing.State(leader=True, relations={vhost}))
     assert TIMER in workload.enabled
 
     # Juju has no "leadership lost" hook: the next one (here update-status) notices.
@@ -35,7 +35,7 @@ def test_losing_leadership_disables_the_timer_on_the_next_hook(
 
     assert TIMER not in workload.enabled
     assert ("disable --now", TIMER) in workload.calls
-    assert "port" not in unit_data(out, website)
+    assert "vhosts" not in unit_data(out, vhost)
     assert out.unit_status.message.startswith("standby: the leader runs the cycles")
 
 

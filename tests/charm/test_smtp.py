@@ -164,8 +164,9 @@ def test_unreadable_password_secret_blocks(
     out = ctx.run(ctx.on.relation_changed(smtp), testing.State(leader=True, relations={smtp}))
 
     assert out.unit_status == ops.BlockedStatus(
-        "invalid smtp relation password_id 'secret:cs0bn9ue1lnc73ak3fd0': "
-        "secret not found or has no password"
+        "invalid smtp relation password_id 'secret:cs0bn9ue1lnc73ak3fd0': not readable by "
+        "phased-updater: a password_secret of your own must be granted, run "
+        "juju grant-secret secret:cs0bn9ue1lnc73ak3fd0 phased-updater"
     )
 
 

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import ops
 from ops import testing
-from status_summary import LastRun, ReportSummary, format_next_run, summarize_report
+from status_summary import (
+    LastRun,
+    ReportSummary,
+    format_next_run,
+    staleness_note,
+    summarize_report,
+)
 
 from charm import PhasedUpdaterCharm
+from phased_updater.report.run_status import SCHEMA_VERSION
 from tests.charm.conftest import report
 from tests.charm.fake_workload import FakeWorkload
 
@@ -61,7 +69,7 @@ def test_failed_last_run_is_active_with_the_journal_command(
     assert out.unit_status == ops.ActiveStatus(
         f"phasing 1 update in 1 series; next run {next_run:%H:%M} UTC; "
         "last run exited 1 (some packages could not be evaluated): "
-        f"see journalctl -u phased-updater-run.service; {NOTES}"
+        f"see juju run phased-updater/leader show-last-run; {NOTES}"
     )
 
 
@@ -106,3 +114,35 @@ def test_next_run_far_away_shows_the_date() -> None:
 
     assert format_next_run(datetime(2025, 3, 1, 18, 0, tzinfo=UTC), now) == "18:00 UTC"
     assert format_next_run(datetime(2025, 3, 3, 6, 30, tzinfo=UTC), now) == "2025-03-03 06:30 UTC"
+
+
+def run_status(finished: str) -> str:
+    return json.dumps(
+        {"schema_version": SCHEMA_VERSION, "finished": finished, "interval_seconds": 21600}
+    )
+
+
+def test_a_report_older_than_two_periods_says_what_to_check() -> None:
+    now = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
+
+    assert staleness_note(run_status("2026-11-02T06:00:00+00:00"), now, 6 * 3600) == (
+        "no run has finished for 13h (one is due every 6h): "
+        "check systemctl status phased-updater-run.service phased-updater-run.timer"
+    )
+    assert staleness_note(run_status("2026-11-02T08:00:00+00:00"), now, 6 * 3600) is None
+    assert staleness_note(None, now, 6 * 3600) is None
+
+
+def test_update_status_shows_a_stale_report(
+    ctx: testing.Context[PhasedUpdaterCharm], workload: FakeWorkload
+) -> None:
+    write_report(workload, report(("noble", "openssl", "3.0.13-0ubuntu3.5", "phasing")))
+    workload.path(REPORT.with_name("run-status.json")).write_text(
+        run_status("2020-01-01T00:00:00+00:00")
+    )
+
+    out = ctx.run(ctx.on.update_status(), testing.State(leader=True))
+
+    assert isinstance(out.unit_status, ops.ActiveStatus)
+    assert "; no run has finished for " in out.unit_status.message
+    assert "check systemctl status phased-updater-run.service" in out.unit_status.message

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import re
 import shlex
 import tomllib
@@ -33,6 +34,8 @@ OPTION_TYPES = {
     for name, option in yaml.safe_load((ROOT / "config.yaml").read_text())["options"].items()
 }
 APP = "phased-updater"
+# Applications integrated by name alone, and this charm's endpoint they use.
+SUBORDINATE_ENDPOINTS = {"grafana-agent": "cos-agent", "opentelemetry-collector": "cos-agent"}
 # smtp-integrator options that it passes on as relation data under the same name.
 SMTP_KEYS = ("host", "port", "user", "auth_type", "transport_security")
 
@@ -98,8 +101,13 @@ class Replay:
         self.run(self.ctx.on.start())
 
     def integrate(self, args: list[str]) -> None:
-        (remote, _), (local, endpoint) = (arg.split(":") for arg in args)
+        ends = [tuple(arg.split(":")) if ":" in arg else (arg, "") for arg in args]
+        (local, endpoint), (remote, remote_endpoint) = sorted(ends, key=lambda e: e[0] != APP)
         assert local == APP, args
+        if not endpoint:
+            # `juju integrate phased-updater grafana-agent`: the one endpoint they share.
+            endpoint = SUBORDINATE_ENDPOINTS[remote]
+        assert remote_endpoint or remote in SUBORDINATE_ENDPOINTS, args
         assert remote in self.other_apps, f"{remote} is integrated before it is deployed"
         remote_data: dict[str, str] = {}
         if endpoint == "smtp":
@@ -195,10 +203,20 @@ def test_walkthrough_commands_all_work(replay: Replay, workload: FakeWorkload) -
     )
     assert unit_data(replay.state, replay.relation("website"))["port"] == "8080"
     assert "vhosts" in unit_data(replay.state, replay.relation("apache-vhost-config"))
+    cos = json.loads(unit_data(replay.state, replay.relation("cos-agent"))["config"])
+    assert cos["metrics_scrape_jobs"][0]["static_configs"] == [{"targets": ["localhost:8080"]}]
+
+
+def test_the_readme_carries_the_walkthrough() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Deploying the charm with Juju\n", 1)[1].split("\n## ", 1)[0]
+    walkthrough = WALKTHROUGH.read_text(encoding="utf-8").split("\n", 1)[1]
+
+    assert section.strip() == walkthrough.strip()
 
 
 def test_walkthrough_actions_leave_the_expected_records(replay: Replay) -> None:
-    add, listed, halt, resume, remove, run_now = replay.results[:6]
+    add, listed, halt, resume, remove, run_now, last_run, halts = replay.results[:8]
 
     problem = "https://errors.ubuntu.com/problem/5d6a4a9fd7c03ee8ad4e52d6a4e5fd0ccd1c40a1"
     assert add == {"added": f"openssl, 3.0.13-0ubuntu3.5, {problem}", "count": "1"}
@@ -207,6 +225,8 @@ def test_walkthrough_actions_leave_the_expected_records(replay: Replay) -> None:
     assert resume["resumed"] == "noble/glibc/2.39-0ubuntu8.4"
     assert remove["count"] == "0"
     assert run_now["dry-run"] == "true"
+    assert last_run["result"] == "no run since the machine booted"
+    assert halts == {"count": "0", "halts": ""}
     assert peer_records(replay.state).overrides == ()
     assert (
         Override("openssl", "3.0.13-0ubuntu3.5", problem)
@@ -217,5 +237,5 @@ def test_walkthrough_actions_leave_the_expected_records(replay: Replay) -> None:
 def test_every_command_is_replayed() -> None:
     commands = shell_commands(WALKTHROUGH.read_text(encoding="utf-8"))
 
-    assert len(commands) >= 18
+    assert len(commands) >= 22
     assert all("juju " in command for command in commands)

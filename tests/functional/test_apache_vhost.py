@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import importlib.util
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from ops import testing
 import charm
 from charm import PhasedUpdaterCharm
 from tests.charm.fake_workload import FakeWorkload
+from tests.functional.apache2_charm import get_reverseproxy_data
 
 APACHE = "/usr/sbin/apache2"
 MODULES = Path("/usr/lib/apache2/modules")
@@ -160,14 +160,8 @@ def unit_data_from_charm(
 
 
 def reverseproxy_variables(app_name: str, unit_data: Mapping[str, str]) -> dict[str, str]:
-    """apache2's get_reverseproxy_data for one unit: `<app>_<key>` and `<app>` = host:port."""
-    app = re.sub(r"[^a-zA-Z0-9_]*", "", app_name)
-    variables = {
-        re.sub(r"[^a-zA-Z0-9_]*", "", f"{app}_{key.replace('-', '_')}"): value
-        for key, value in unit_data.items()
-    }
-    variables[app] = f"{unit_data['private-address']}:{unit_data['port']}"
-    return variables
+    """apache2's get_reverseproxy_data for one unit (apache2_charm.py)."""
+    return get_reverseproxy_data([[(f"{app_name}/0", unit_data)]])
 
 
 def render_vhosts(vhosts: str, variables: Mapping[str, str]) -> list[tuple[str, str]]:

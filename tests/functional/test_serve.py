@@ -280,3 +280,36 @@ def test_the_serve_command_runs_and_answers(published: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_the_serve_command_listens_on_ipv4_and_ipv6_at_once(published: Path) -> None:
+    # Issue 17, 2: `serve` listened on one IPv4 address only. The charm passes
+    # 0.0.0.0:PORT and [::]:PORT; on loopback the same is 127.0.0.1 and ::1.
+    if not socket.has_ipv6 or not Path("/proc/net/if_inet6").exists():
+        pytest.skip("no IPv6 on this machine")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "phased_updater.cli", "serve", "--report-dir", str(published),
+         "--bind", f"127.0.0.1:{port}", "--bind", f"[::1]:{port}"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert process.stderr is not None
+        announced = []
+        for line in process.stderr:
+            announced += re.findall(r"serving .* on http://(\S+)/", line)
+            if len(announced) == 2:
+                break
+        assert sorted(announced) == sorted([f"127.0.0.1:{port}", f"[::1]:{port}"])
+        for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+            with socket.socket(family) as connection:
+                connection.settimeout(10)
+                connection.connect((host, port))
+                connection.sendall(b"GET /healthz HTTP/1.0\r\nHost: x\r\n\r\n")
+                assert connection.recv(12) in (b"HTTP/1.0 200", b"HTTP/1.1 200")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

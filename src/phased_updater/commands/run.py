@@ -6,6 +6,7 @@ import argparse
 import logging
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 from phased_updater.commands.options import (
     add_common_options,
@@ -21,6 +22,7 @@ from phased_updater.lock import AlreadyRunning, exclusive
 from phased_updater.mail import outbox
 from phased_updater.mail.session import MailSession
 from phased_updater.overrides import Overrides
+from phased_updater.report import run_status
 from phased_updater.report.publish import publish
 from phased_updater.sources.errortracker import ErrorTrackerClient
 from phased_updater.sources.launchpad import (
@@ -31,6 +33,7 @@ from phased_updater.sources.launchpad import (
     resolve_service_root,
 )
 from phased_updater.sources.people import directory_factory
+from phased_updater.sources.request_counts import RequestCounts, count_launchpad_requests
 from phased_updater.store import Store
 
 log = logging.getLogger("phased_updater.run")
@@ -134,15 +137,21 @@ def run_once(settings: Settings) -> int:
             timeout=settings.launchpad_timeout,
         )
 
+        counts = RequestCounts()
+
         def connect_archive(archive_link: str | None) -> LaunchpadArchive:
-            return LaunchpadArchive(connect(connection), archive_link)
+            return LaunchpadArchive(
+                count_launchpad_requests(connect(connection), counts), archive_link
+            )
 
         # Stops are queued with their decisions, looked up and sent after the cycle.
         mail_session = MailSession(settings, directory_factory(connection), store, now)
         cycle = Cycle(
             cycle_options(settings),
             connect_archive,
-            ErrorTrackerClient(settings.errors_url, timeout=(10.0, settings.errors_timeout)),
+            ErrorTrackerClient(
+                settings.errors_url, timeout=(10.0, settings.errors_timeout), counts=counts
+            ),
             store,
             overrides,
             halts,
@@ -155,13 +164,14 @@ def run_once(settings: Settings) -> int:
         status = result.exit_status
         run = store.run(result.run_id)
         if settings.report_dir is not None and run is not None:
+            deliveries = outbox.deliveries(store)
             try:
                 paths = publish(
                     settings.report_dir,
                     store,
                     run,
                     now=now,
-                    deliveries=outbox.deliveries(store),
+                    deliveries=deliveries,
                     email_off=settings.smtp_host is None,
                 )
                 for path in paths:
@@ -171,10 +181,30 @@ def run_once(settings: Settings) -> int:
                 log.error("%s", message)
                 store.add_run_failure(result.run_id, EXIT_INCOMPLETE, message)
                 status = EXIT_INCOMPLETE
+            write_run_status(settings.report_dir, store, result.run_id, deliveries, counts)
         log.info("cycle done: %s", result.summary())
         return status
     finally:
         store.close()
+
+
+def write_run_status(
+    report_dir: Path,
+    store: Store,
+    run_id: int,
+    deliveries: list[outbox.Delivery],
+    counts: RequestCounts,
+) -> None:
+    """run-status.json for monitoring; a failure to write it fails nothing else."""
+    run = store.run(run_id)
+    if run is None:
+        return
+    try:
+        run_status.write_snapshot(
+            report_dir, run_status.build_snapshot(store, run, deliveries, counts)
+        )
+    except OSError as error:
+        log.error("cannot write %s to %s: %s", run_status.SNAPSHOT_NAME, report_dir, error)
 
 
 def handle(args: argparse.Namespace) -> int:

@@ -9,6 +9,10 @@ inside the directory, which also refuses symlinks that point out of it. Refusals
 
 Each file is opened once and its ETag, Last-Modified and body all come from that one
 open file, so a report swapped in meanwhile (by rename) never mixes old and new.
+
+`/metrics` is the Prometheus text format of the last run's `run-status.json` (see
+`metrics.py`). `/healthz` answers 503 when the report is stale: older than twice the
+run period (`run_every`, else the interval the run recorded in run-status.json).
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from datetime import UTC, datetime
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
+
+from phased_updater.report import metrics, run_status
 
 log = logging.getLogger(__name__)
 
@@ -119,11 +125,28 @@ def _not_modified_since(header: str, mtime: float) -> bool:
     return int(mtime) <= since.timestamp()
 
 
-class ReportApp:
-    """The WSGI application: `ReportApp(report_dir)`."""
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
-    def __init__(self, report_dir: Path) -> None:
+
+class ReportApp:
+    """The WSGI application: `ReportApp(report_dir)`.
+
+    `run_every_seconds` is how often runs are expected (None: the run's own interval);
+    `clock` gives the time health and metrics are measured at.
+    """
+
+    def __init__(
+        self,
+        report_dir: Path,
+        *,
+        run_every_seconds: int | None = None,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
         self.report_dir = Path(report_dir)
+        self.run_every_seconds = run_every_seconds
+        self.clock = clock
+        self.started = clock()
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
@@ -145,6 +168,8 @@ class ReportApp:
         path_info = environ.get("PATH_INFO", "/")
         if path_info == "/healthz":
             return self.health()
+        if path_info == "/metrics":
+            return self.metrics()
         if not self.report_dir.is_dir():
             return _text(503, "no report yet: the report directory is missing")
         relative = safe_relative(path_info)
@@ -195,7 +220,8 @@ class ReportApp:
             return Response(200, headers, stream.read())
 
     def health(self) -> Response:
-        """200 when a report is there to serve, with when it was generated; else 503."""
+        """200 when a fresh report is there to serve, with when it was generated; else 503
+        (no report, or one older than twice the run period)."""
         index = self.report_dir / INDEX
         if not self.report_dir.is_dir():
             return _json(503, {"report": False, "reason": "the report directory is missing"})
@@ -206,11 +232,34 @@ class ReportApp:
         except OSError:
             return _json(503, {"report": False, "reason": "index.html is missing"})
         match = _GENERATED.search(head)
-        return _json(
-            200,
-            {
-                "report": True,
-                "generated": match.group(1).decode("ascii") if match else None,
-                "modified": datetime.fromtimestamp(modified, UTC).isoformat(timespec="seconds"),
-            },
+        document: dict[str, Any] = {
+            "report": True,
+            "generated": match.group(1).decode("ascii") if match else None,
+            "modified": datetime.fromtimestamp(modified, UTC).isoformat(timespec="seconds"),
+        }
+        snapshot = run_status.read_snapshot(self.report_dir)
+        fresh = (
+            run_status.freshness(snapshot, self.clock(), self.run_every_seconds)
+            if snapshot
+            else None
         )
+        if fresh is None:
+            return _json(200, document)
+        document |= {
+            "age_seconds": int(fresh.age_seconds),
+            "stale_after_seconds": fresh.stale_after_seconds,
+            "stale": fresh.stale,
+        }
+        if not fresh.stale:
+            return _json(200, document)
+        document["reason"] = (
+            f"the last run ended {int(fresh.age_seconds)} s ago, more than twice the "
+            f"run interval ({fresh.period_seconds} s): runs have stopped or keep failing"
+        )
+        return _json(503, document)
+
+    def metrics(self) -> Response:
+        snapshot = run_status.read_snapshot(self.report_dir)
+        body = metrics.render(snapshot, self.clock(), self.run_every_seconds, self.started)
+        headers = [("Content-Type", metrics.CONTENT_TYPE), ("Cache-Control", "no-store")]
+        return Response(200, headers, body)

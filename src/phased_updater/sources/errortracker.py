@@ -22,6 +22,7 @@ from phased_updater import __version__
 from phased_updater.config import DEFAULT_ERRORS_URL
 from phased_updater.debian import check_source_name, check_version, is_version
 from phased_updater.model import CrashCheck, Problem, ProblemKind, Update
+from phased_updater.sources.request_counts import ERROR_TRACKER, RequestCounts
 
 log = logging.getLogger(__name__)
 
@@ -151,9 +152,11 @@ class ErrorTrackerClient:
         *,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         session: requests.Session | None = None,
+        counts: RequestCounts | None = None,
     ) -> None:
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.timeout = timeout
+        self.counts = counts
         self._shared_session = session
         self._local = threading.local()
 
@@ -176,7 +179,9 @@ class ErrorTrackerClient:
                 url, params={"format": "json", **params}, timeout=self.timeout
             )
         except requests.RequestException as error:
+            self._count(failed=True)
             raise ErrorTrackerFailure(f"{endpoint}: {type(error).__name__}") from error
+        self._count(failed=response.status_code != 200)
         if response.status_code == 404:
             unknown = _UNKNOWN_VERSION.search(response.text[:1000])
             if unknown is not None:
@@ -191,6 +196,10 @@ class ErrorTrackerClient:
         except UnicodeDecodeError as error:
             raise ErrorTrackerFailure(f"{endpoint}: the answer is not JSON") from error
         return objects_of(endpoint, text)
+
+    def _count(self, *, failed: bool) -> None:
+        if self.counts is not None:
+            self.counts.record(ERROR_TRACKER, failed=failed)
 
     def new_crashes(self, package: str, previous_version: str, new_version: str) -> list[Problem]:
         objects = self._objects(
