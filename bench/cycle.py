@@ -284,6 +284,60 @@ def section(
     )
 
 
+@dataclass
+class FreshDatabase:
+    """A fresh database's first run over an archive whose -updates is mostly done."""
+
+    phasing: int
+    completed: int
+    runs: list[Measurement]
+    problems: list[str]
+
+    def section(self) -> str:
+        first, following = self.runs
+        listed = self.phasing + self.completed
+        return "\n".join(
+            [
+                "",
+                "",
+                "### A fresh database: the one full listing",
+                "",
+                f"`scenarios.sized({self.phasing}, completed={self.completed})`: {listed}"
+                f" sources in -updates, {self.completed} of them fully phased. A fresh"
+                " database lists the whole of -updates once and reads every source in it:"
+                " a fully phased one costs its binaries listing (it is then remembered as"
+                " done, and never read again), a phasing one that and its history. The next"
+                " run lists only what is new since, and reads only the updates in flight.",
+                "",
+                table(HEADER, rows(self.runs)),
+                f"First run: {first.launchpad_reads / listed:.2f} Launchpad reads per source"
+                f" in -updates, {first.wall_seconds:.1f} s; the next run:"
+                f" {following.per_update(following.launchpad_reads):.2f} per phasing update,"
+                f" {following.wall_seconds:.1f} s.",
+            ]
+        )
+
+
+def fresh_database(
+    options: argparse.Namespace, bounds: Bounds, *, errors_latency: float
+) -> FreshDatabase:
+    print(f"building sized({options.sources}, completed={options.completed}) ...", flush=True)
+    launchpad = LaunchpadDouble(
+        sized(options.sources, completed=options.completed), clock=SIZED_NOW
+    )
+    errors = ErrorTrackerDouble()
+    launchpad.latency, errors.latency = options.latency, errors_latency
+    with launchpad, errors, tempfile.TemporaryDirectory(prefix="bench-fresh-") as workdir:
+        directory = Path(workdir)
+        print(f"running a fresh database's first cycle with {bounds} ...", flush=True)
+        first = run_cycle(launchpad, errors, bounds, directory, when="fresh database")
+        print("running the next cycle ...", flush=True)
+        later = SIZED_NOW + Settings().interval
+        following = run_cycle(launchpad, errors, bounds, directory, later, "its next run")
+        problems = launchpad.internal_errors + errors.internal_errors
+    return FreshDatabase(options.sources, options.completed, [first, following], problems)
+
+
 def parse_bounds(text: str) -> Bounds:
     launchpad, _, errors = text.partition("/")
     try:
@@ -313,6 +367,12 @@ def main() -> int:
         type=parse_bounds,
         metavar="LP/ET",
         help="also run at these bounds, e.g. 8/8 (repeatable)",
+    )
+    parser.add_argument(
+        "--completed",
+        type=int,
+        default=1600,
+        help="fully phased sources in -updates for the fresh-database run (1600)",
     )
     parser.add_argument(
         "--no-results", action="store_true", help="print only; leave bench/RESULTS.md alone"
@@ -347,15 +407,17 @@ def main() -> int:
                     launchpad, errors, bounds, directory, next_run + HOUR, "an hour later"
                 )
         problems = launchpad.internal_errors + errors.internal_errors
+    fresh = fresh_database(options, parallel_bounds, errors_latency=options.latency)
+    problems += fresh.problems
     if problems:
         print("the doubles failed:\n" + "\n".join(problems), file=sys.stderr)
         return 1
     sequential = None if options.skip_sequential else measured[0]
-    text = section(options, measured, sequential, later, host, hour_later)
+    text = section(options, measured, sequential, later, host, hour_later) + fresh.section()
     print(text)
     if not options.no_results:
         update_section("cycle", text)
-    everything = [*measured, *[m for m in (later, hour_later) if m]]
+    everything = [*measured, *[m for m in (later, hour_later) if m], *fresh.runs]
     return 0 if all(m.exit_status == 0 for m in everything) else 1
 
 

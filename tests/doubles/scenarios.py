@@ -235,6 +235,7 @@ def sized(
     seed: int = 0,
     *,
     stopped: bool = True,
+    completed: int = 0,
 ) -> Scenario:
     """A deterministic archive with `sources` phasing updates, for the benchmark.
 
@@ -243,7 +244,9 @@ def sized(
     (superseded) Updates/Security versions and the current phasing update,
     sometimes copied to Security too. With `stopped`, about one in ten was stopped
     by the phaser before (at 0, its records naming the phaser's account); without,
-    every one is phasing.
+    every one is phasing. `completed` adds as many sources whose update in -updates is
+    fully phased (as most of a real -updates pocket is): a fresh database lists and
+    reads them once.
     """
     if not 2 <= series <= len(_SERIES_POOL):
         raise ValueError(f"series must be between 2 and {len(_SERIES_POOL)}")
@@ -289,4 +292,16 @@ def sized(
                        binaries=_sized_binaries(
                            source, binaries_per_source, pup if phasing else None, rng, when))
             )  # fmt: skip
+    for i in range(completed):
+        source = f"done{i:05d}"
+        target = stable[i % len(stable)]
+        released = SIZED_NOW - timedelta(days=400 + i % 300)
+        uploads.append(
+            Upload(target, source, "1.0-1", released, "Release", signer="katie",
+                   binaries=_sized_binaries(source, 2, None, rng))
+        )  # fmt: skip
+        uploads.append(
+            Upload(target, source, "1.0-1ubuntu0.1", released + timedelta(days=30 + i % 200),
+                   signer="katie", binaries=_sized_binaries(source, 2, None, rng))
+        )  # fmt: skip
     return Scenario(series=list(chosen), people=people, uploads=uploads)

@@ -17,7 +17,7 @@ import ipaddress
 import logging
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -264,6 +264,20 @@ def representation_of(entry: Any) -> dict[str, Any] | None:
     return dict(representation) if isinstance(representation, dict) else None
 
 
+def _previous(history: list[Any], source: str, version: str) -> str | None:
+    """The newest version of `source` published in the series before `version`."""
+    older = {
+        entry.source_package_version
+        for entry in history
+        if entry.source_package_name == source
+        and entry.pocket in PREVIOUS_POCKETS
+        and entry.status in PREVIOUS_STATUSES
+        and _is_text(entry.source_package_version, is_version)
+        and compare_versions(entry.source_package_version, version) < 0
+    }
+    return max(older, key=version_key) if older else None
+
+
 def _level(record: Any) -> int:
     """A record's percentage; Launchpad's None (fully phased) as FULLY_PHASED."""
     percentage = record.phased_update_percentage
@@ -381,21 +395,20 @@ class LaunchpadArchive:
     ) -> Update | Gone:
         """The update if its binaries are still phasing, else why not. One or two requests.
 
-        Given the publication as `listed` in this run's -updates listing and the
-        `previous_version` an earlier run found, only the binaries are read. Otherwise
-        one listing of the source's history in the series gives both the publication
-        (as an entry of this thread's client) and the previous version.
+        Given the publication as `listed` (by this run's -updates listing, or as kept
+        from an earlier one), the binaries are read first: an update already fully
+        phased costs that one request, which is most of what a fresh database's full
+        listing holds. The previous version is then the one an earlier run found, or
+        one listing of the source's history in the series. Without `listed`, that
+        history listing gives the publication (as an entry of this thread's client) too.
         """
-        if listed is not None and previous_version is not None:
-            spph = self._bind(listed.representation)
-            if spph is not None:
-                return self._phasing_update(series, spph, previous_version)
-        history = read_all(
-            self.archive.getPublishedSources(
-                distro_series=series.self_link, source_name=source, exact_match=True
-            ),
-            f"{series.name} {source} publications",
-        )
+        spph = self._bind(listed.representation) if listed is not None else None
+        if spph is not None:
+            found = self._phasing_update(series, spph, previous_version)
+            if isinstance(found, Gone) or previous_version is not None:
+                return found
+            return replace(found, previous_version=self._previous(series, source, version))
+        history = self._history(series, source)
         current = [
             entry
             for entry in history
@@ -406,17 +419,19 @@ class LaunchpadArchive:
         ]
         if not current:
             return GONE_FROM_UPDATES
-        older = {
-            entry.source_package_version
-            for entry in history
-            if entry.source_package_name == source
-            and entry.pocket in PREVIOUS_POCKETS
-            and entry.status in PREVIOUS_STATUSES
-            and _is_text(entry.source_package_version, is_version)
-            and compare_versions(entry.source_package_version, version) < 0
-        }
-        previous = max(older, key=version_key) if older else None
-        return self._phasing_update(series, current[0], previous)
+        return self._phasing_update(series, current[0], _previous(history, source, version))
+
+    def _history(self, series: Series, source: str) -> list[Any]:
+        """Every publication of `source` in the series, any pocket and status."""
+        return read_all(
+            self.archive.getPublishedSources(
+                distro_series=series.self_link, source_name=source, exact_match=True
+            ),
+            f"{series.name} {source} publications",
+        )
+
+    def _previous(self, series: Series, source: str, version: str) -> str | None:
+        return _previous(self._history(series, source), source, version)
 
     def _bind(self, representation: Mapping[str, Any]) -> Any:
         """An entry of this client made from a representation another client read.
