@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
@@ -29,6 +30,8 @@ DEFAULT_ERRORS_URL = "https://errors.ubuntu.com/api/1.0/"
 SMTP_AUTH = ("none", "plain")
 SMTP_SECURITY = ("none", "starttls", "tls")
 MINIMUM_INTERVAL = timedelta(minutes=1)
+NOW_YEARS = (1970, 9000)
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
 
 
 def default_state() -> Path:
@@ -98,7 +101,8 @@ def _text(key: str, value: Any) -> str:
 
 
 def _int(key: str, value: Any, low: int, high: int) -> int:
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    # ASCII digits only: str.isdigit is true for "²", which int() refuses.
+    if isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value.strip()):
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
         raise UsageError(f"{key} {value!r}: expected a whole number from {low} to {high}")
@@ -117,7 +121,8 @@ def _list(key: str, value: Any) -> tuple[str, ...]:
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
         raise UsageError(f"{key} {value!r}: expected a comma-separated list")
-    return tuple(item.strip() for item in items if item.strip())
+    # Each once, in the order given: `--series noble,noble` processes noble once.
+    return tuple(dict.fromkeys(item.strip() for item in items if item.strip()))
 
 
 def _seconds(key: str, value: Any) -> float:
@@ -132,6 +137,8 @@ def _seconds(key: str, value: Any) -> float:
 
 def _path(key: str, value: Any) -> Path:
     text = _text(key, value)
+    if "\0" in text:
+        raise UsageError(f"{key} {text!r}: a path cannot contain a NUL character")
     try:
         return Path(text).expanduser()
     except RuntimeError:  # "~name" for a user that does not exist
@@ -162,11 +169,18 @@ def _choice(key: str, value: Any, choices: tuple[str, ...]) -> str:
 
 
 def parse_now(text: str) -> datetime:
-    """`--now`: an ISO 8601 timestamp; one without a zone is UTC."""
+    """`--now`: an ISO 8601 timestamp; one without a zone is UTC; years 1970 to 9000.
+
+    The engine reckons back and forth from it by days and years: a date at the ends of
+    what `datetime` holds would overflow there, so it is refused here instead.
+    """
     try:
-        return parse_iso_timestamp(text)
+        moment = parse_iso_timestamp(text)
     except ValueError as error:
         raise UsageError(f"--now {error}") from None
+    if not NOW_YEARS[0] <= moment.year <= NOW_YEARS[1]:
+        raise UsageError(f"--now {text!r}: out of range (years {NOW_YEARS[0]} to {NOW_YEARS[1]})")
+    return moment
 
 
 def _convert(key: str, value: Any) -> Any:

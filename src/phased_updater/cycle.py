@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from phased_updater.errors import EXIT_INCOMPLETE, EXIT_OK
+from phased_updater.errors import EXIT_INCOMPLETE, EXIT_OK, error_text
 from phased_updater.model import (
     Action,
     CrashCheck,
@@ -54,6 +54,7 @@ from phased_updater.sources.launchpad import (
     Gone,
     LaunchpadArchive,
     LaunchpadFailure,
+    SetupError,
     SourceListing,
 )
 from phased_updater.store import Store
@@ -224,6 +225,10 @@ class Cycle:
         try:
             work = self._list_work(result)
             self._process_all(work, result)
+        except SetupError:
+            # A usage error (an unknown series): not a run at all, so no record of one.
+            self.store.forget_run(self.run_id)
+            raise
         except CredentialsRejected:
             self._rejected.set()
         except LaunchpadFailure as error:
@@ -231,12 +236,18 @@ class Cycle:
             log.error("%s", message)
             result.failures.append(message)
             self._keep_the_picture(result, message)
-        finally:
-            if self._rejected.is_set():
-                log.error("%s", REJECTED)
-                result.failures.append(REJECTED)
-                self._keep_the_picture(result, REJECTED)
-            self.store.finish_run(self.run_id, self.now, result.exit_status, result.summary())
+        except Exception as error:
+            # A bug, or the database failing under the run: recorded as what happened,
+            # with exit 1, and the report still written.
+            log.exception("the cycle failed")
+            message = f"the cycle failed: {error_text(error)}"
+            result.failures.append(message)
+            self._keep_the_picture(result, message)
+        if self._rejected.is_set():
+            log.error("%s", REJECTED)
+            result.failures.append(REJECTED)
+            self._keep_the_picture(result, REJECTED)
+        self.store.finish_run(self.run_id, self.now, result.exit_status, result.summary())
         return result
 
     def _keep_the_picture(
@@ -307,11 +318,20 @@ class Cycle:
                 previous_version=previous.get(key),
                 last_read=reads.get(key),
                 standing=standings.get(key),
-                halt=self.halts.get(key) or manual.get(key, (None, None))[0],
+                halt=self._halt(key, manual.get(key, (None, None))[0]),
                 resumed=manual.get(key, (None, None))[1],
             )
             for item, key in zip(work, keys, strict=True)
         ]
+
+    def _halt(self, key: UpdateKey, recorded: Halt | None) -> Halt | None:
+        """The halts file's halt, or the one the database recorded: losing the file, or a
+        line of it, lifts no halt; the report says the two disagree."""
+        listed = self.halts.get(key)
+        if listed is not None or recorded is None:
+            return listed
+        note = " (recorded in the state database; the halts file does not list it)"
+        return replace(recorded, reason=recorded.reason + note)
 
     def _account(self, archive: LaunchpadArchive) -> str | None:
         """The phaser's own account: Launchpad's `me`, or for an anonymous run the last
@@ -486,7 +506,7 @@ class Cycle:
         except sqlite3.Error as error:
             self._cannot_record.set()
             log.error("the state database refused a record: %s; no more writes this run", error)
-            raise CannotRecord(f"cannot record: {error}") from error
+            raise CannotRecord(f"cannot record: {error_text(error)}") from error
 
     def _record(
         self,

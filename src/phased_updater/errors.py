@@ -1,4 +1,6 @@
-"""Exceptions and exit statuses shared across the engine."""
+"""Exceptions, exit statuses, and the one way an error's text leaves the process."""
+
+from phased_updater.text import one_line, redact
 
 # The exit statuses of every command (`phased-updater run --help` documents them).
 EXIT_OK = 0
@@ -11,3 +13,34 @@ class UsageError(Exception):
 
     The message names the value and the reason, on one line.
     """
+
+
+# The most of an error's own text that leaves the process.
+MAX_ERROR_TEXT = 200
+
+
+def error_text(error: BaseException) -> str:
+    """One line saying what failed, fit for a log, the database, the report and mail.
+
+    Every error text that leaves the process goes through here. It keeps the status
+    and a short reason, and never the rest: launchpadlib's HTTPError text carries every
+    response header and the whole body (a proxy or a debug page may echo the request's
+    Authorization header, with the OAuth token and secret, back in it), and an SMTP
+    relay's reply to AUTH may quote the credentials it was sent.
+    """
+    kind = type(error).__name__
+    response = getattr(error, "response", None)
+    status = getattr(response, "status", None)
+    if isinstance(status, int | str) and str(status).isdigit():
+        reason = getattr(response, "reason", "") or ""
+        phrase = one_line(str(reason), 60) if isinstance(reason, str) else ""
+        return f"HTTP {status}{' ' + phrase if phrase else ''}".strip()
+    code = getattr(error, "smtp_code", None)
+    if isinstance(code, int):
+        # The relay's text may quote what it was sent (AUTH PLAIN <base64>): its code only.
+        return f"{kind}: the relay answered {code}"
+    verify = getattr(error, "verify_message", None)
+    if isinstance(verify, str):
+        return f"TLS certificate not trusted: {one_line(verify, 100)}"
+    text = redact(one_line(str(error), MAX_ERROR_TEXT))
+    return f"{kind}: {text}" if text else kind

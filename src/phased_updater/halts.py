@@ -66,6 +66,8 @@ def load_halts(path: Path | None) -> Halts:
         return {}
     try:
         return parse_halts(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise UsageError(f"halts file {str(path)!r}: {error.strerror}") from None
     except (ValueError, UnicodeDecodeError, RecursionError) as error:
         raise UsageError(f"halts file {str(path)!r}: {error}") from None
 

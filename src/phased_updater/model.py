@@ -125,8 +125,16 @@ class Update:
 
     @property
     def percentage(self) -> int:
-        """The level the update is at; after a partial write, the level it was moving to."""
-        return max((b.percentage for b in self.debs), default=FULLY_PHASED)
+        """The level the update is at: the highest of the debs that carry a p-u-p.
+
+        After a partial write that is the level it was moving to. A deb without one (a
+        binary published late, or fully phased by hand) says nothing of the upload's
+        level: it never makes the whole upload complete. Writing the decision brings it
+        to the upload's level, as it brings every other deb, because apt phases a
+        source's binaries together (one draw per source and version).
+        """
+        phasing = [b.percentage for b in self.debs if b.percentage < FULLY_PHASED]
+        return max(phasing, default=FULLY_PHASED)
 
     @property
     def consistent(self) -> bool:
@@ -136,7 +144,10 @@ class Update:
     def since(self) -> datetime:
         """When the update reached its current level, as Launchpad recorded it."""
         level = self.percentage
-        return min(b.date_created for b in self.debs if b.percentage == level)
+        return min(
+            (b.date_created for b in self.debs if b.percentage == level),
+            default=self.date_published,
+        )
 
     def to_json(self) -> dict[str, Any]:
         """Everything read from Launchpad, so that `from_json` gives back an equal value."""

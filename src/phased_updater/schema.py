@@ -232,6 +232,18 @@ def check_and_migrate(connection: sqlite3.Connection, path: Path) -> None:
         connection.execute("COMMIT")
 
 
+def check_current(connection: sqlite3.Connection, path: Path) -> None:
+    """For a reader that may not write: the database is at this release's schema."""
+    where = f"state database {str(path)!r}"
+    version = int(connection.execute("PRAGMA user_version").fetchone()[0])
+    if version != SCHEMA_VERSION:
+        raise StoreError(
+            f"{where}: schema version {version}, not {SCHEMA_VERSION}; a run of this"
+            " phased-updater (`phased-updater run`) migrates it"
+        )
+    _check(connection, where, version)
+
+
 def _check(connection: sqlite3.Connection, where: str, version: int) -> None:
     """The tables and columns of `version` are all there, and nothing else is in them."""
     expected = expected_columns(version)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from phased_updater.duration import format_timestamp, parse_timestamp
+from phased_updater.errors import error_text
 from phased_updater.model import (
     Action,
     Decision,
@@ -32,7 +33,13 @@ from phased_updater.model import (
     Update,
     UpdateKey,
 )
-from phased_updater.schema import SCHEMA_VERSION, StoreError, check_and_migrate, check_file
+from phased_updater.schema import (
+    SCHEMA_VERSION,
+    StoreError,
+    check_and_migrate,
+    check_current,
+    check_file,
+)
 
 __all__ = ["SCHEMA_VERSION", "DecisionRecord", "RunRecord", "Store", "StoreError"]
 
@@ -163,20 +170,52 @@ class Store:
         self._lock = threading.RLock()
 
     @classmethod
-    def open(cls, path: Path) -> Store:
-        """Open (or create) the database, migrating it; StoreError when it is not usable."""
+    def open(cls, path: Path, *, read_only: bool = False) -> Store:
+        """Open (or create) the database, migrating it; StoreError when it is not usable.
+
+        `read_only` (for `phased-updater report`) opens an existing database without
+        the right to write it: it must already be at this release's schema.
+        """
         check_file(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Worker threads share this connection; `transaction` serialises them.
-        connection = sqlite3.connect(
-            path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
-        )
+        where = f"state database {str(path)!r}"
+        if path.is_dir():
+            raise StoreError(f"{where}: is a directory")
+        if read_only and not path.exists():
+            raise StoreError(f"{where}: no such file")
+        try:
+            if read_only:
+                connection = sqlite3.connect(
+                    f"{path.resolve().as_uri()}?mode=ro",
+                    uri=True,
+                    timeout=BUSY_TIMEOUT_SECONDS,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                # Worker threads share this connection; `transaction` serialises them.
+                connection = sqlite3.connect(
+                    path,
+                    timeout=BUSY_TIMEOUT_SECONDS,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
+        except (sqlite3.Error, OSError) as error:
+            raise StoreError(f"{where}: {error_text(error)}") from None
         try:
             connection.row_factory = sqlite3.Row
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=FULL")
-            connection.execute("PRAGMA foreign_keys=ON")
-            check_and_migrate(connection, path)
+            if read_only:
+                check_current(connection, path)
+            else:
+                connection.execute("PRAGMA journal_mode=WAL")
+                connection.execute("PRAGMA synchronous=FULL")
+                connection.execute("PRAGMA foreign_keys=ON")
+                check_and_migrate(connection, path)
+        except sqlite3.Error as error:
+            connection.close()
+            # "file is not a database", "database is locked", "attempt to write a
+            # readonly database", "unable to open database file": SQLite's own words.
+            raise StoreError(f"{where}: {error}") from None
         except BaseException:
             connection.close()
             raise
@@ -326,12 +365,22 @@ class Store:
         return _run(row) if row else None
 
     def latest_run(self, *, finished: bool = True) -> RunRecord | None:
-        if finished:
-            sql = "SELECT * FROM runs WHERE finished IS NOT NULL ORDER BY id DESC LIMIT 1"
-        else:
-            sql = "SELECT * FROM runs ORDER BY id DESC LIMIT 1"
-        row = self.db.execute(sql).fetchone()
+        """The latest cycle (not the record a `halt` makes of its own write)."""
+        done = "finished IS NOT NULL AND " if finished else ""
+        row = self.db.execute(
+            f"SELECT * FROM runs WHERE {done}json_extract(summary, '$.halt') IS NULL"  # noqa: S608 - fixed text only
+            " ORDER BY id DESC LIMIT 1"
+        ).fetchone()
         return _run(row) if row else None
+
+    def forget_run(self, run_id: int) -> None:
+        """A run that turned out to be a usage error, before it decided anything."""
+        with self.transaction() as db:
+            db.execute(
+                "DELETE FROM runs WHERE id = ? AND NOT EXISTS"
+                " (SELECT 1 FROM decisions WHERE run_id = ?)",
+                (run_id, run_id),
+            )
 
     def decisions_for_run(self, run_id: int) -> list[DecisionRecord]:
         rows = self.db.execute(

@@ -1,8 +1,9 @@
 """Text from outside (Launchpad, the Error Tracker, people, relays), made fit to show.
 
-`one_line` flattens untrusted text before it goes into a log line, a mail header or a
-report cell; `redact` removes what must never be published (addresses, credentials in
-URLs) from free text bound for the public report.
+`encodable` makes any str writable as UTF-8; `one_line` flattens untrusted text before
+it goes into a log line, a mail header or a report cell; `redact` removes what must
+never be published (addresses, credentials in URLs) from free text bound for the
+public report.
 """
 
 from __future__ import annotations
@@ -11,7 +12,17 @@ import re
 import unicodedata
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
+
+
+def encodable(text: str) -> str:
+    """`text` as UTF-8 can carry it: a lone surrogate (from JSON's "\\ud83d") becomes U+FFFD.
+
+    Python decodes such JSON escapes into a str that cannot be encoded, so one crash
+    signature could otherwise stop the report and the database from being written.
+    """
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def one_line(text: str, limit: int | None = None) -> str:

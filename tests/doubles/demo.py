@@ -123,6 +123,7 @@ def main() -> int:
     shutil.rmtree(OUT, ignore_errors=True)
     (OUT / "mail").mkdir(parents=True)
     (OUT / "overrides.csv").write_text("# source, version, problem URL | increased-rate\n")
+    (OUT / "halts.json").write_text('{"halts": []}\n')
     with (
         LaunchpadDouble(demo(), clock=DEMO_NOW) as launchpad,
         ErrorTrackerDouble() as errors,

@@ -97,6 +97,8 @@ class ErrorTrackerDouble(LoopbackServer):
         self.known_versions: set[tuple[str, str]] | None = None
         self.failures: dict[tuple[str, str], str] = {}
         self.timeout_delay: float = 2.0
+        # The body of a "500" failure (a proxy's or a debug page's, in tests of leaks).
+        self.failure_body: str = _CANNED_500
         self.latency: float = 0.0
         self.requests: list[ErrorTrackerRequest] = []
         self.lock = threading.Lock()
@@ -162,7 +164,7 @@ class ErrorTrackerDouble(LoopbackServer):
 
     def _fail(self, endpoint: str, mode: str) -> Response:
         if mode == "500":
-            return _error(500, _CANNED_500)
+            return _error(500, self.failure_body)
         if mode == "timeout":
             self._stopping.wait(self.timeout_delay)
             return Response(0, drop=True)

@@ -25,7 +25,7 @@ from workload import CommandResult
 import charm
 from charm import PhasedUpdaterCharm
 from tests.charm.fake_workload import FakeWorkload
-from tests.doubles.launchpad import write_credentials_file
+from tests.doubles.launchpad import Fault, write_credentials_file
 from tests.functional.engine import CONSUMER, Engine
 from tests.functional.smtp_server import SmtpServer
 
@@ -115,6 +115,63 @@ def test_no_secret_in_logs_report_database_previews_or_mail(
         "mail sent": sent,
     }
     assert {where: leaks(text) for where, text in places.items() if leaks(text)} == {}
+
+
+def echoed_request(secret: str) -> str:
+    """What a proxy or a debug page answers: the request, Authorization header included."""
+    return (
+        "<h1>Internal Server Error</h1><pre>GET /devel/ubuntu HTTP/1.1\r\n"
+        f'Authorization: OAuth realm="OAuth", oauth_consumer_key="{CONSUMER}",'
+        f' oauth_token="{LP_TOKEN}", oauth_signature="%26{secret}"\r\n</pre>'
+    )
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_no_secret_from_error_bodies_or_replies_reaches_any_output(
+    engine: Engine, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Launchpad's and the Error Tracker's error bodies and the relay's replies echo the
+    secrets back; they are kept out of every output by `errors.error_text`."""
+    caplog.set_level(logging.DEBUG)
+    engine.launchpad.add_token(CONSUMER, LP_TOKEN, LP_SECRET, admin=True)
+    write_credentials_file(engine.credentials, CONSUMER, LP_TOKEN, LP_SECRET)
+    password_file = engine.home / "smtp-password"
+    password_file.write_text(SMTP_PASSWORD + "\n")
+    # A 500 echoing the request on a read, and on a write (hello steps, its POST fails).
+    engine.launchpad.faults += [
+        Fault("GET", r"ws\.op=getPublishedBinaries", body=echoed_request(LP_SECRET)),
+        Fault("POST", r"\+binarypub/", body=echoed_request(LP_SECRET)),
+    ]
+    engine.errors.failures[("package-rate-of-crashes", "zed")] = "500"
+    engine.errors.failure_body = echoed_request(LP_SECRET) + f" smtp password {SMTP_PASSWORD}"
+    with SmtpServer(
+        users={SMTP_USER: SMTP_PASSWORD},
+        refuse_data=f"554 5.7.1 rejected: AUTH PLAIN {SMTP_PASSWORD} {LP_SECRET}",
+    ) as relay:
+        engine.options += [
+            *("--smtp-host", "127.0.0.1", "--smtp-port", str(relay.port)),
+            *("--smtp-auth", "plain", "--smtp-user", SMTP_USER),
+            *("--smtp-password-file", str(password_file)),
+            *("--mail-from", "phaser@ubuntu.example"),
+        ]
+        assert engine.run() == 1
+    outputs = capsys.readouterr()
+    assert "HTTP 500" in caplog.text  # the failures are there, as status and reason
+    # Every log record but the test relay's own (aiosmtpd logs what it sends as "mail.log").
+    logged = "\n".join(
+        f"{r.name} {r.levelname} {r.getMessage()} {r.exc_text or ''}"
+        for r in caplog.records
+        if r.name != "mail.log"
+    )
+    secrets = (LP_TOKEN, LP_SECRET, SMTP_PASSWORD)
+    places = {
+        "log records": logged,
+        "stdout and stderr": outputs.out + outputs.err,
+        "report directory": files_text(engine.report_dir),
+        "state database": database_dump(engine.home / "state.sqlite3"),
+    }
+    found = {where: [s for s in secrets if s in text] for where, text in places.items()}
+    assert {where: hits for where, hits in found.items() if hits} == {}
 
 
 # -- the charm (ops.testing) ------------------------------------------------------------

@@ -16,6 +16,7 @@ from tests.functional.engine import Engine
 
 @pytest.fixture
 def engine(launchpad: LaunchpadDouble, errortracker: ErrorTrackerDouble, tmp_path: Path) -> Engine:
+    (tmp_path / "halts.json").write_text('{"halts": []}\n')
     return Engine(
         launchpad, errortracker, tmp_path, DEMO_NOW, ["--halts", str(tmp_path / "halts.json")]
     )

@@ -156,6 +156,7 @@ def test_an_increased_rate_stop_holds_while_the_rate_check_is_quiet(engine: Engi
 def test_resume_lifts_each_kind_of_stop_and_says_who_and_why(
     engine: Engine, sru: SruMember
 ) -> None:
+    (engine.home / "halts.json").write_text('{"halts": []}\n')
     engine.options += ["--halts", str(engine.home / "halts.json")]
     assert engine.run() == 0  # libfoo stops on a crash; nettool is an SRU member's stop
     engine.later(1)

@@ -8,7 +8,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from phased_updater import halts
-from phased_updater.commands.options import add_common_options, launchpad_setup
+from phased_updater.commands.options import (
+    add_common_options,
+    check_clock_for_writes,
+    launchpad_setup,
+)
 from phased_updater.config import Settings, load_settings
 from phased_updater.debian import check_source_name, check_version, is_series_name
 from phased_updater.errors import UsageError
@@ -101,6 +105,7 @@ def _locked(settings: Settings, action: Callable[[], str]) -> int:
 
 def handle_halt(args: argparse.Namespace) -> int:
     settings, wanted = _settings_and_target(args)
+    check_clock_for_writes(settings, datetime.now(UTC))
     setup = _setup(settings, writes=True)
     now = settings.now or datetime.now(UTC)
     return _locked(settings, lambda: halts.halt(setup, wanted, args.reason, args.by, now))

@@ -9,9 +9,17 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from phased_updater.config import DEFAULT_ERRORS_URL, SMTP_AUTH, SMTP_SECURITY, default_state
+from phased_updater.config import (
+    DEFAULT_ERRORS_URL,
+    SMTP_AUTH,
+    SMTP_SECURITY,
+    Settings,
+    default_state,
+)
+from phased_updater.duration import format_duration, format_timestamp
 from phased_updater.errors import UsageError
 from phased_updater.sources.launchpad import SetupError, read_credentials
 
@@ -23,6 +31,27 @@ def launchpad_setup() -> Iterator[None]:
         yield
     except SetupError as error:
         raise UsageError(f"--{error.setting} {error.shown_value}: {error.reason}") from None
+
+
+# How far ahead of the real clock a run that writes may be told it is (`--now`).
+WRITING_CLOCK_SLACK = timedelta(minutes=5)
+
+
+def check_clock_for_writes(settings: Settings, real_now: datetime) -> None:
+    """A run that writes to Launchpad runs at the real time, give or take a few minutes.
+
+    The time an update has been at its level comes from Launchpad's real dates, so a
+    `--now` days ahead would step it once per run; a replay is a dry run.
+    """
+    if settings.now is None or settings.effective_dry_run:
+        return
+    ahead = settings.now - real_now
+    if ahead > WRITING_CLOCK_SLACK:
+        raise UsageError(
+            f"--now {format_timestamp(settings.now)!r}: {format_duration(ahead)} ahead of the"
+            " real clock; a run that writes to Launchpad runs at the real time (add --dry-run"
+            " to replay)"
+        )
 
 
 def check_credentials_file(path: Path) -> None:

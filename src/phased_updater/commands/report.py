@@ -54,7 +54,7 @@ def handle(args: argparse.Namespace) -> int:
         raise UsageError("--report-dir is required (or report_dir in --config)")
     if not settings.state.is_file():
         raise UsageError(f"--state {str(settings.state)!r}: no such file")
-    store = Store.open(settings.state)
+    store = Store.open(settings.state, read_only=True)
     try:
         run = store.latest_run(finished=True)
         if run is None:

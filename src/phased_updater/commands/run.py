@@ -11,12 +11,13 @@ from pathlib import Path
 from phased_updater.commands.options import (
     add_common_options,
     add_mail_options,
+    check_clock_for_writes,
     check_credentials_file,
     launchpad_setup,
 )
 from phased_updater.config import Settings, load_settings
 from phased_updater.cycle import Cycle, CycleOptions
-from phased_updater.errors import EXIT_INCOMPLETE, UsageError
+from phased_updater.errors import EXIT_INCOMPLETE, UsageError, error_text
 from phased_updater.halts import load_halts
 from phased_updater.lock import AlreadyRunning, exclusive
 from phased_updater.mail import outbox
@@ -176,9 +177,10 @@ def run_once(settings: Settings) -> int:
                 )
                 for path in paths:
                     log.info("wrote %s", path)
-            except OSError as error:
-                message = f"cannot write the report to {settings.report_dir}: {error}"
-                log.error("%s", message)
+            except Exception as error:
+                # The disk, or a bug in rendering: the run's row says so, and exit 1.
+                message = f"cannot write the report to {settings.report_dir}: {error_text(error)}"
+                log.error("%s", message, exc_info=not isinstance(error, OSError))
                 store.add_run_failure(result.run_id, EXIT_INCOMPLETE, message)
                 status = EXIT_INCOMPLETE
             write_run_status(settings.report_dir, store, result.run_id, deliveries, counts)
@@ -211,6 +213,13 @@ def handle(args: argparse.Namespace) -> int:
     settings = load_settings(args)
     if settings.overrides is not None and not settings.overrides.is_file():
         raise UsageError(f"--overrides {str(settings.overrides)!r}: no such file")
+    check_clock_for_writes(settings, datetime.now(UTC))
+    if settings.halts is not None and not settings.halts.is_file():
+        # Read as "no halts", a lost file would lift every halt in it.
+        raise UsageError(
+            f"--halts {str(settings.halts)!r}: no such file; a halts file with none is"
+            ' {"halts": []}'
+        )
     try:
         with exclusive(settings.state.with_suffix(".lock")):
             return run_once(settings)

@@ -29,9 +29,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol, Self
 
+from phased_updater.errors import error_text
+from phased_updater.watchdog import WATCHDOG
+
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 30.0
+_ENHANCED_STATUS = re.compile(r"[245]\.[0-9]{1,3}\.[0-9]{1,3}(?!\S)")
 # Errors that mean "the relay was not reached or dropped us": try again next run.
 TRANSIENT = (smtplib.SMTPException, OSError)
 
@@ -123,8 +127,13 @@ def read_password(path: Path) -> str:
 
 
 def _reply(code: int, text: bytes | str) -> str:
+    """The reply's code and its enhanced status code (RFC 3463), never the relay's text.
+
+    A relay's text may quote what it was sent; "550 5.1.1" says enough to act on.
+    """
     message = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
-    return f"{code} {' '.join(message.split())}"[:300]
+    enhanced = _ENHANCED_STATUS.match(message.strip())
+    return f"{code} {enhanced.group(0)}" if enhanced else str(code)
 
 
 def _dot_stuffed(data: bytes) -> bytes:
@@ -175,12 +184,23 @@ class Relay:
         config = self.config
         smtp: smtplib.SMTP
         if config.security == "tls":
-            smtp = smtplib.SMTP_SSL(
-                config.host, config.port, timeout=config.timeout, context=config.tls_context()
-            )
+            smtp = smtplib.SMTP_SSL(timeout=config.timeout, context=config.tls_context())
         else:
-            smtp = smtplib.SMTP(config.host, config.port, timeout=config.timeout)
+            smtp = smtplib.SMTP(timeout=config.timeout)
+        # The whole session setup (the greeting, EHLO, TLS, AUTH) within one timeout: a
+        # relay trickling its greeting line by line cannot hold the run.
+        with WATCHDOG.guard(config.timeout, [smtp]):
+            self._open(smtp)
+        return smtp
+
+    def _open(self, smtp: smtplib.SMTP) -> None:
+        config = self.config
+        # What SMTP(host, port) records for TLS's server_hostname; connect() does not.
+        smtp._host = config.host  # type: ignore[attr-defined]
         try:
+            code, greeting = smtp.connect(config.host, config.port)
+            if code != 220:  # what SMTP(host, port) checks; connect() alone does not
+                raise smtplib.SMTPConnectError(code, greeting)
             smtp.ehlo()
             if config.security == "starttls":
                 # starttls() raises SMTPNotSupportedError when it is not offered: no fallback.
@@ -196,7 +216,6 @@ class Relay:
         except BaseException:
             smtp.close()
             raise
-        return smtp
 
     def _session(self) -> smtplib.SMTP:
         if self._smtp is None:
@@ -219,6 +238,18 @@ class Relay:
             smtp = self._session()
         except TRANSIENT as error:
             raise Unreachable(_describe(error)) from error
+        # One message within one timeout, whatever the relay trickles.
+        with WATCHDOG.guard(self.config.timeout, [smtp]):
+            return self._send(smtp, data, sender, recipients, commit)
+
+    def _send(
+        self,
+        smtp: smtplib.SMTP,
+        data: bytes,
+        sender: str,
+        recipients: list[tuple[str, str]],
+        commit: Callable[[tuple[str, ...]], None],
+    ) -> Sent:
         try:
             code, text = smtp.mail(sender)
             if code != 250:
@@ -266,10 +297,5 @@ class Relay:
 
 
 def _describe(error: BaseException) -> str:
-    """A one-line reason without the password (smtplib never puts it in an error)."""
-    if isinstance(error, smtplib.SMTPResponseException):
-        return f"{type(error).__name__}: {_reply(error.smtp_code, error.smtp_error)}"
-    if isinstance(error, ssl.SSLCertVerificationError):
-        return f"TLS certificate not trusted: {error.verify_message}"
-    text = " ".join(str(error).split()) or type(error).__name__
-    return f"{type(error).__name__}: {text}"[:300]
+    """A one-line reason: the reply code, never the relay's text (see `error_text`)."""
+    return error_text(error)

@@ -22,7 +22,9 @@ from phased_updater import __version__
 from phased_updater.config import DEFAULT_ERRORS_URL
 from phased_updater.debian import check_source_name, check_version, is_version
 from phased_updater.model import CrashCheck, Problem, ProblemKind, Update
+from phased_updater.sources.deadline import DeadlineAdapter, deadline
 from phased_updater.sources.request_counts import ERROR_TRACKER, RequestCounts
+from phased_updater.text import encodable
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,34 @@ DEFAULT_TIMEOUT = (10.0, 60.0)
 NEW_BUCKETS = "package-version-new-buckets"
 RATE_OF_CRASHES = "package-rate-of-crashes"
 MAX_LINK_LENGTH = 2048
+# The most read of one answer: a real one is a few KiB; more is not an answer.
+MAX_ANSWER_BYTES = 1024 * 1024
+# The most kept of a crash signature (free text crash reporters control), in characters:
+# it is stored with every decision while the update stays stopped, and published.
+MAX_SIGNATURE = 1000
+# Counts and averages past this are not numbers the Error Tracker means.
+_MAX_MAGNITUDE = 10**15
+
+
+class AnswerTooLarge(Exception):
+    pass
+
+
+def _read_at_most(response: requests.Response, limit: int) -> bytes:
+    body = bytearray()
+    for chunk in response.iter_content(64 * 1024):
+        body += chunk
+        if len(body) > limit:
+            raise AnswerTooLarge
+    return bytes(body)
+
+
+def _signature(function: object) -> str | None:
+    """A bucket's signature as the engine keeps it: encodable, and at most MAX_SIGNATURE."""
+    if not isinstance(function, str):
+        return None
+    text = encodable(function)
+    return text if len(text) <= MAX_SIGNATURE else text[: MAX_SIGNATURE - 1] + "…"
 
 
 class ErrorTrackerFailure(Exception):
@@ -51,7 +81,11 @@ _UNKNOWN_VERSION = re.compile(r"version (\S+) was not found in Launchpad")
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if isinstance(value, int):
+        return abs(value) <= _MAX_MAGNITUDE  # a 400-digit int overflows math.isfinite
+    return math.isfinite(value) and abs(value) <= _MAX_MAGNITUDE
 
 
 def _is_link(value: object) -> bool:
@@ -62,7 +96,9 @@ def _is_link(value: object) -> bool:
     """
     if not isinstance(value, str) or not value.startswith(("https://", "http://")):
         return False
-    if len(value) > MAX_LINK_LENGTH or any(ord(c) < 0x21 or ord(c) == 0x7F for c in value):
+    if len(value) > MAX_LINK_LENGTH or not value.isascii():
+        return False  # the Error Tracker's links are ASCII (quoted): anything else is not one
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in value):
         return False
     try:
         return bool(urlsplit(value).hostname)
@@ -88,12 +124,11 @@ def new_crash_problems(objects: list[Any]) -> list[Problem]:
     for item in objects:
         if not isinstance(item, dict) or not _is_link(item.get("web_link")):
             raise ErrorTrackerFailure(f"{NEW_BUCKETS}: a bucket has no web_link")
-        function = item.get("function")
         problems.append(
             Problem(
                 kind=ProblemKind.NEW_CRASH,
                 url=item["web_link"],
-                signature=function if isinstance(function, str) else None,
+                signature=_signature(item.get("function")),
             )
         )
     return problems
@@ -169,21 +204,36 @@ class ErrorTrackerClient:
         if session is None:
             session = requests.Session()
             session.headers["User-Agent"] = USER_AGENT
+            for prefix in ("http://", "https://"):
+                session.mount(prefix, DeadlineAdapter())
             self._local.session = session
         return session
 
     def _objects(self, endpoint: str, params: dict[str, str]) -> list[Any]:
         url = f"{self.base_url}{endpoint}/"
+        seconds = sum(self.timeout)
         try:
-            response = self.session.get(
-                url, params={"format": "json", **params}, timeout=self.timeout
-            )
-        except requests.RequestException as error:
+            # One deadline for the whole request, and a bound on what is read of it.
+            with deadline(seconds):
+                response = self.session.get(
+                    url, params={"format": "json", **params}, timeout=self.timeout, stream=True
+                )
+                try:
+                    body = _read_at_most(response, MAX_ANSWER_BYTES)
+                finally:
+                    response.close()
+        except AnswerTooLarge:
             self._count(failed=True)
+            raise ErrorTrackerFailure(
+                f"{endpoint}: an answer larger than {MAX_ANSWER_BYTES // 1024} KiB"
+            ) from None
+        except (requests.RequestException, OSError) as error:
+            self._count(failed=True)
+            # A timeout, a refusal, or the deadline cutting a trickling answer short.
             raise ErrorTrackerFailure(f"{endpoint}: {type(error).__name__}") from error
         self._count(failed=response.status_code != 200)
         if response.status_code == 404:
-            unknown = _UNKNOWN_VERSION.search(response.text[:1000])
+            unknown = _UNKNOWN_VERSION.search(body[:1000].decode("utf-8", "replace"))
             if unknown is not None:
                 # Its text is the Error Tracker's: name the version only if it is one.
                 named = unknown.group(1).rstrip(".")
@@ -192,7 +242,7 @@ class ErrorTrackerClient:
         if response.status_code != 200:
             raise ErrorTrackerFailure(f"{endpoint}: HTTP {response.status_code}")
         try:
-            text = response.content.decode("utf-8")
+            text = body.decode("utf-8")
         except UnicodeDecodeError as error:
             raise ErrorTrackerFailure(f"{endpoint}: the answer is not JSON") from error
         return objects_of(endpoint, text)

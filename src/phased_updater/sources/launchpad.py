@@ -37,7 +37,9 @@ from phased_updater.debian import (
     is_version,
     version_key,
 )
+from phased_updater.errors import error_text
 from phased_updater.model import FULLY_PHASED, BinaryPublication, Series, Update
+from phased_updater.sources.deadline import deadline, guarded
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +92,7 @@ def _translated(method: Callable[Params, Result]) -> Callable[Params, Result]:
         except Unauthorized:
             raise CredentialsRejected(REJECTED) from None
         except LAUNCHPAD_ERRORS as error:
-            raise LaunchpadFailure(str(error)) from error
+            raise LaunchpadFailure(error_text(error)) from error
 
     return call
 
@@ -120,7 +122,11 @@ def resolve_service_root(name: str) -> str:
     """`production`, `staging`, `qastaging` or an http(s) URL of a service root."""
     if name in ("production", "staging", "qastaging"):
         return str(lookup_service_root(name))
-    parts = urlsplit(name)
+    try:
+        parts = urlsplit(name)
+        parts.port  # noqa: B018 - raises for a port out of range or not a number
+    except ValueError as error:
+        raise SetupError("launchpad", repr(name), f"not a URL ({error})") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise SetupError(
             "launchpad", repr(name), "expected production, staging, qastaging or an http(s) URL"
@@ -177,7 +183,7 @@ class Connection:
     service_root: str
     credentials: Path | None
     cache_dir: Path
-    timeout: float = 60.0
+    timeout: float = 60.0  # each request's deadline, connect and every read together
 
 
 def connect(connection: Connection) -> Launchpad:
@@ -192,22 +198,27 @@ def connect(connection: Connection) -> Launchpad:
     )
     try:
         # No authorization engine and no credential store: a 401 raises instead of
-        # starting the browser flow, which would hang an unattended service.
-        return Launchpad(
-            credentials,
-            None,
-            None,
-            service_root=connection.service_root,
-            cache=str(connection.cache_dir),
-            timeout=connection.timeout,
-            proxy_info=proxy_info,
-            version=API_VERSION,
-        )
+        # starting the browser flow, which would hang an unattended service. The login
+        # is two requests (the WADL, the service root): one deadline for both.
+        with deadline(2 * connection.timeout):
+            lp = Launchpad(
+                credentials,
+                None,
+                None,
+                service_root=connection.service_root,
+                cache=str(connection.cache_dir),
+                timeout=connection.timeout,
+                proxy_info=proxy_info,
+                version=API_VERSION,
+            )
+        # From now on each request has a deadline of its own (connect and all reads).
+        guarded(lp._browser._connection, connection.timeout)
+        return lp
     except Unauthorized:
         raise CredentialsRejected(REJECTED) from None
     except LAUNCHPAD_ERRORS as error:
         raise LaunchpadFailure(
-            f"cannot reach Launchpad at {connection.service_root}: {error}"
+            f"cannot reach Launchpad at {connection.service_root}: {error_text(error)}"
         ) from None
 
 
@@ -225,10 +236,15 @@ def read_all(collection: Any, what: str) -> list[Any]:
     # The first page's representation, as lazr.restfulclient keeps it (no request).
     first_page = getattr(getattr(collection, "_wadl_resource", None), "representation", None)
     promised = first_page.get("total_size") if isinstance(first_page, dict) else None
-    if isinstance(promised, int) and not isinstance(promised, bool) and len(entries) < promised:
+    if isinstance(promised, int) and not isinstance(promised, bool) and len(entries) != promised:
+        # More than announced is as bad as fewer: an entry published while the pages
+        # were read moves the others, and one of them is then listed twice.
         raise LaunchpadFailure(
             f"{what}: Launchpad listed {len(entries)} of the {promised} entries it announced"
         )
+    links = [getattr(entry, "self_link", None) for entry in entries]
+    if len(set(links)) != len(links):
+        raise LaunchpadFailure(f"{what}: Launchpad listed an entry twice while paging")
     return entries
 
 
@@ -279,9 +295,19 @@ def _previous(history: list[Any], source: str, version: str) -> str | None:
 
 
 def _level(record: Any) -> int:
-    """A record's percentage; Launchpad's None (fully phased) as FULLY_PHASED."""
+    """A record's percentage; Launchpad's None (fully phased) as FULLY_PHASED.
+
+    Anything but a whole number from 0 to 100 is a failed read of the update, never
+    a level the engine acts on.
+    """
     percentage = record.phased_update_percentage
-    return FULLY_PHASED if percentage is None else int(percentage)
+    if percentage is None:
+        return FULLY_PHASED
+    if isinstance(percentage, bool) or not isinstance(percentage, int):
+        raise LaunchpadFailure(f"a phased_update_percentage of type {type(percentage).__name__}")
+    if not 0 <= percentage <= FULLY_PHASED:
+        raise LaunchpadFailure(f"a phased_update_percentage of {percentage}, out of 0..100")
+    return percentage
 
 
 def _order(record: Any) -> tuple[datetime, str]:
@@ -480,8 +506,8 @@ class LaunchpadArchive:
                     f"{series.name} {spph.source_package_name}: a binary's name is not a"
                     " Debian package name (the log quotes it)"
                 )
-            percentage = record.phased_update_percentage
-            if not record.is_debug and percentage is not None:
+            percentage = _level(record)  # every record's, superseded ones too
+            if not record.is_debug and percentage < FULLY_PHASED:
                 highest = max(highest, percentage)
             key = (record.binary_package_name, record.distro_arch_series_link)
             history.setdefault(key, []).append(record)
@@ -514,7 +540,9 @@ class LaunchpadArchive:
             signer_link=spph.package_signer_link,
             creator_link=spph.package_creator_link,
             binaries=binaries,
-            highest_percentage=max(highest, *(b.percentage for b in debs)),
+            highest_percentage=max(
+                highest, *(b.percentage for b in debs if b.percentage < FULLY_PHASED)
+            ),
         )
 
     @_translated

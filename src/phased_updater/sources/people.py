@@ -13,6 +13,7 @@ from typing import Any
 
 from lazr.restfulclient.errors import NotFound
 
+from phased_updater.errors import error_text
 from phased_updater.sources.launchpad import (
     LAUNCHPAD_ERRORS,
     Connection,
@@ -74,7 +75,9 @@ class PersonDirectory:
         except NotFound:
             return Person(link, name_from_link(link), "", False, None, missing=True)
         except LAUNCHPAD_ERRORS as error:
-            raise LookupFailed(f"cannot look up ~{name_from_link(link)}: {error}") from error
+            raise LookupFailed(
+                f"cannot look up ~{name_from_link(link)}: {error_text(error)}"
+            ) from error
         try:
             name = str(entry.name)
             email_link = entry.preferred_email_address_link
@@ -87,7 +90,9 @@ class PersonDirectory:
         except NotFound:
             return person
         except LAUNCHPAD_ERRORS as error:
-            raise LookupFailed(f"cannot look up ~{name_from_link(link)}: {error}") from error
+            raise LookupFailed(
+                f"cannot look up ~{name_from_link(link)}: {error_text(error)}"
+            ) from error
         return replace(person, email=str(address) if address else None)
 
 

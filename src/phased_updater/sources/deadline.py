@@ -1,0 +1,96 @@
+"""Real deadlines for Launchpad's and the Error Tracker's requests (see watchdog.py).
+
+A socket timeout bounds one read: a server that trickles a byte a second never trips
+it, and holds the run (and the cycle lock) for as long as it likes. Here a request gets
+one deadline, connect and every read together.
+
+`deadline(seconds)` sets the deadline for what the calling thread sends meanwhile. The
+connections that carry it say so themselves: httplib2's (launchpadlib's) connection
+classes are replaced, in `httplib2.SCHEME_TO_CONNECTION`, by subclasses that join the
+current deadline at each request; the requests adapter `DeadlineAdapter` (the Error
+Tracker client's) does the same through its connection pools. Outside a deadline they
+behave exactly as the originals.
+
+`guarded(http, seconds)` gives every request of one httplib2 `Http` (a launchpadlib
+client's) its own deadline.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httplib2
+from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from phased_updater.watchdog import WATCHDOG
+
+_current = threading.local()  # the connections of this thread's current deadline
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """One deadline for the requests this thread makes meanwhile."""
+    outer = getattr(_current, "connections", None)
+    connections: list[Any] = []
+    _current.connections = connections
+    try:
+        with WATCHDOG.guard(seconds, connections):
+            yield
+    finally:
+        _current.connections = outer
+
+
+def _joins(connection: Any) -> None:
+    connections = getattr(_current, "connections", None)
+    if connections is not None and connection not in connections:
+        connections.append(connection)
+
+
+def guarded(http: Any, seconds: float) -> None:
+    """Give every request of this httplib2 `Http` its own deadline, `seconds` long."""
+    request = http.request
+
+    def within_deadline(*args: Any, **kwargs: Any) -> Any:
+        with deadline(seconds):
+            return request(*args, **kwargs)
+
+    http.request = within_deadline
+
+
+class _HTTPConnection(httplib2.HTTPConnectionWithTimeout):  # type: ignore[misc]
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        _joins(self)
+        return super().request(*args, **kwargs)
+
+
+class _HTTPSConnection(httplib2.HTTPSConnectionWithTimeout):  # type: ignore[misc]
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        _joins(self)
+        return super().request(*args, **kwargs)
+
+
+httplib2.SCHEME_TO_CONNECTION = {"http": _HTTPConnection, "https": _HTTPSConnection}
+
+
+class _Pool(HTTPConnectionPool):
+    def _make_request(self, conn: Any, *args: Any, **kwargs: Any) -> Any:
+        _joins(conn)
+        return super()._make_request(conn, *args, **kwargs)
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    def _make_request(self, conn: Any, *args: Any, **kwargs: Any) -> Any:
+        _joins(conn)
+        return super()._make_request(conn, *args, **kwargs)
+
+
+class DeadlineAdapter(HTTPAdapter):
+    """A requests adapter whose connections a `deadline` can cut short."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _Pool, "https": _HTTPSPool}
