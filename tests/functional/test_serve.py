@@ -204,9 +204,14 @@ def test_a_raw_nul_or_backslash_never_gets_a_file(served: Served) -> None:
         assert not TRACEBACK.search(reply.body)
 
 
-def test_a_symlink_inside_the_directory_is_served(served: Served) -> None:
+def test_only_the_files_the_report_writes_are_served(served: Served) -> None:
+    """An allow-list, checked before anything is opened: no other name, however it got
+    there (a symlink, a file someone left), and never a FIFO that would block a worker."""
     os.symlink("index.html", served.root / "latest.html")
-    assert served.get("/latest.html").status == 200
+    (served.root / "notes.txt").write_text("not the report\n")
+    assert served.get("/latest.html").status == 404
+    assert served.get("/notes.txt").status == 404
+    assert served.get("/index.html").status == 200
 
 
 def test_healthz_reports_the_generated_time(served: Served) -> None:

@@ -15,6 +15,7 @@ import waitress
 from phased_updater.duration import parse_duration
 from phased_updater.errors import UsageError
 from phased_updater.report.server import ReportApp
+from phased_updater.report.serving import limit
 
 log = logging.getLogger("phased_updater.serve")
 
@@ -113,7 +114,9 @@ def create(
             f"[{host}]:{port}" if ":" in host else f"{host}:{port}" for host, port in parsed
         )
     try:
-        return waitress.create_server(app, **options)
+        # Slow clients (a header a byte at a time, many connections) cannot lock out
+        # the others: see report/serving.py.
+        return limit(waitress.create_server(app, **options))
     except OSError as error:
         raise UsageError(f"--bind {' '.join(binds)!r}: {error.strerror}") from None
 

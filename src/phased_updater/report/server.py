@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from phased_updater.report import metrics, run_status
+from phased_updater.report.publish import HTML_NAME, JSON_NAME
+from phased_updater.report.run_status import SNAPSHOT_NAME
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,9 @@ StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 Environ = dict[str, Any]
 
 INDEX = "index.html"
+# The files the report is made of, and so all that is ever served (no dotfile, no
+# FIFO or device, nothing else someone put in the directory).
+SERVED = frozenset({HTML_NAME, JSON_NAME, SNAPSHOT_NAME})
 MAX_AGE = 60  # seconds: the report changes every few hours, a reload should see it soon
 _SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}")
 _GENERATED = re.compile(rb'<meta name="generated" content="([0-9T:+\-]{19,32})">')
@@ -173,7 +178,7 @@ class ReportApp:
         if not self.report_dir.is_dir():
             return _text(503, "no report yet: the report directory is missing")
         relative = safe_relative(path_info)
-        if relative is None:
+        if relative is None or relative not in SERVED:
             return _text(404, "not found")
         response = self.file(relative, environ)
         if response is None and relative == INDEX:
@@ -195,8 +200,14 @@ class ReportApp:
         if target is None:
             return None
         try:
+            # Only a regular file is ever opened: opening a FIFO would block this
+            # worker until something writes to it (O_NONBLOCK guards the race with a
+            # swap after this check).
+            if not stat.S_ISREG(os.stat(target, follow_symlinks=False).st_mode):
+                return None
             # O_NOFOLLOW: the final component was resolved above; refuse a swap to a link.
-            descriptor = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+            descriptor = os.open(target, flags)
         except OSError:
             return None
         info = os.fstat(descriptor)
