@@ -69,6 +69,7 @@ def render_config(state: CharmState, layout: Layout) -> str:
         "state": str(layout.state),
         "report_dir": str(layout.report_dir),
         "dry_run": state.dry_run,
+        "run_deadline": f"{run_deadline_seconds(config.run_every_seconds)}s",
     }
     if state.launchpad_credentials is not None:
         settings["credentials"] = str(layout.credentials)
@@ -171,6 +172,16 @@ def run_timeout_seconds(period_seconds: int) -> int:
     takes about a minute (bench/RESULTS.md), the least period is 15 minutes.
     """
     return period_seconds // 2
+
+
+def run_deadline_seconds(period_seconds: int) -> int:
+    """The engine's own deadline for a run: 40% of the period, before systemd's kill.
+
+    Past it the engine starts no further update, records the rest as not evaluated and
+    still sends its mail and writes its report; systemd's kill at half the period
+    (`run_timeout_seconds`) is then only for a run that hangs outside the cycle.
+    """
+    return period_seconds * 4 // 10
 
 
 def render_run_service(layout: Layout, proxy_env: Mapping[str, str], period_seconds: int) -> str:

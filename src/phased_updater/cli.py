@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sqlite3
 import sys
 from collections.abc import Sequence
 
 from phased_updater.commands import COMMANDS
-from phased_updater.errors import UsageError
+from phased_updater.errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, UsageError, error_text
+from phased_updater.store import DatabaseFailure
 
-EXIT_OK = 0
-EXIT_INCOMPLETE = 1
-EXIT_USAGE = 2
+__all__ = ["EXIT_INCOMPLETE", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,6 +39,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         print(f"phased-updater {args.command}: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except DatabaseFailure as error:
+        # The database failing under a command that was under way (locked, disk
+        # full); one it cannot open at all is a StoreError, a usage error.
+        print(f"phased-updater {args.command}: {error}", file=sys.stderr)
+        return EXIT_INCOMPLETE
+    except sqlite3.Error as error:
+        print(
+            f"phased-updater {args.command}: state database: {error_text(error)}", file=sys.stderr
+        )
+        return EXIT_INCOMPLETE
     return status
 
 

@@ -48,6 +48,8 @@ class Settings:
     step: int = 10
     interval: timedelta = timedelta(hours=6)
     lookback: timedelta | None = None  # bounds discovery; None: since the last listing
+    # After this long on the real clock a run starts no further update (cycle.py).
+    run_deadline: timedelta = timedelta(hours=1)
     overrides: Path | None = None
     halts: Path | None = None
     state: Path = field(default_factory=default_state)
@@ -197,7 +199,7 @@ def _convert(key: str, value: Any) -> Any:
             return _list(key, value)
         case "step":
             return _int(key, value, 1, 100)
-        case "interval" | "lookback":
+        case "interval" | "lookback" | "run_deadline":
             return _duration(key, value)
         case "launchpad_workers" | "errors_workers":
             return _int(key, value, 1, 32)

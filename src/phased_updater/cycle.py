@@ -23,6 +23,7 @@ import enum
 import logging
 import sqlite3
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from phased_updater.duration import format_duration
 from phased_updater.errors import EXIT_INCOMPLETE, EXIT_OK, error_text
 from phased_updater.model import (
     Action,
@@ -79,6 +81,10 @@ class CycleOptions:
     launchpad_workers: int = 4
     errors_workers: int = 4
     overrides_source: str = ""  # where the overrides came from, for the log
+    # The whole run's deadline, on the real clock: past it no further update is
+    # started, those left are reported as not evaluated and the run exits 1. Requests
+    # in flight end by their own deadlines. None: no limit.
+    run_deadline: timedelta | None = None
 
 
 class DecisionListener(Protocol):
@@ -190,6 +196,7 @@ class Cycle:
         halts: Mapping[UpdateKey, Halt],
         now: datetime,
         listeners: Sequence[DecisionListener] = (),
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.options = options
         self.connect_archive = connect_archive
@@ -212,8 +219,12 @@ class Cycle:
         self.phaser: str | None = None  # the phaser's own Launchpad account
         self._progress = 0
         self._progress_lock = threading.Lock()
+        self._clock = clock
+        self._ends_at: float | None = None  # on `clock`, set when the run starts
 
     def run(self) -> CycleResult:
+        if self.options.run_deadline is not None:
+            self._ends_at = self._clock() + self.options.run_deadline.total_seconds()
         self.run_id = self.store.start_run(
             self.now, self.dry_run, self.options.step, self.options.interval
         )
@@ -270,6 +281,11 @@ class Cycle:
         with self._clients.checkout() as (_, archive):
             self.phaser = self._account(archive)
             for series in archive.supported_series(self.options.series):
+                if self._out_of_time():
+                    message = f"{series.name}: not listed, {self._deadline_passed()}"
+                    result.failures.append(message)
+                    self._keep_the_picture(result, message, series.name)
+                    continue
                 since = self._discover_since(series)
                 try:
                     sources = archive.list_sources(series, since)
@@ -359,6 +375,7 @@ class Cycle:
         # another waits on the Error Tracker. With one worker, strictly sequential.
         sequential = self.options.launchpad_workers == 1 and self.options.errors_workers == 1
         threads = 1 if sequential else self.options.launchpad_workers + self.options.errors_workers
+        late = 0
         with ThreadPoolExecutor(threads, thread_name_prefix="phaser") as pool:
             for item, outcome, failure in pool.map(lambda i: self._process(i, len(work)), work):
                 if outcome is not None:
@@ -366,14 +383,31 @@ class Cycle:
                     if outcome.error:
                         result.failures.append(f"{item}: {outcome.error}")
                 if failure is not None:
-                    result.failures.append(f"{item}: {failure}")
                     result.not_evaluated.append(NotEvaluated(*item.key, failure))
+                    if failure == self._deadline_passed():
+                        late += 1  # one failure line for all of them, below
+                    else:
+                        result.failures.append(f"{item}: {failure}")
+        if late:
+            message = f"{self._deadline_passed()}: {late} of {len(work)} update(s) not evaluated"
+            log.error("%s", message)
+            result.failures.append(message)
         if self._rejected.is_set():
             raise CredentialsRejected(REJECTED)
+
+    def _out_of_time(self) -> bool:
+        return self._ends_at is not None and self._clock() >= self._ends_at
+
+    def _deadline_passed(self) -> str:
+        limit = self.options.run_deadline or timedelta(0)
+        return f"the run's deadline ({format_duration(limit)}) passed"
 
     def _process(self, item: WorkItem, total: int) -> tuple[WorkItem, Outcome | None, str | None]:
         if self._rejected.is_set():
             return item, None, "not evaluated: Launchpad rejected the credentials"
+        if self._out_of_time():
+            # Nothing read, nothing written: it keeps its level until the next run.
+            return item, None, self._deadline_passed()
         try:
             outcome = self._evaluate(item)
         except CredentialsRejected:

@@ -32,6 +32,7 @@ from phased_updater.overrides import Overrides
 from phased_updater.policy import decide, writes_for
 from phased_updater.sources.launchpad import Connection, Gone, LaunchpadArchive, connect
 from phased_updater.store import Store
+from phased_updater.text import encodable
 
 _FIELDS = ("series", "source", "version", "reason", "by", "at")
 
@@ -47,8 +48,9 @@ def _halt(index: int, item: Any) -> Halt:
         series=item["series"],
         source=item["source"],
         version=item["version"],
-        reason=item["reason"],
-        by=item["by"],
+        # A hand-edited file may carry "\udcff": kept, it could not be stored or shown.
+        reason=encodable(item["reason"]),
+        by=encodable(item["by"]),
         at=parse_timestamp(item["at"]),
     )
 
@@ -114,10 +116,12 @@ def halt(setup: HaltSetup, wanted: UpdateKey, reason: str, by: str, now: datetim
     """Halt `wanted`; returns a one-line summary."""
     if not reason.strip() or not by.strip():
         raise UsageError("--reason and --by are required: the report shows who halted and why")
+    # Arguments that were not UTF-8 arrive as lone surrogates: made storable and showable.
+    reason, by = encodable(reason.strip()), encodable(by.strip())
     if setup.halts is None:
         raise UsageError("no halts file configured: set `halts` in the config or pass --halts")
     halts = load_halts(setup.halts)
-    entry = halts.get(wanted) or Halt(*wanted, reason.strip(), by.strip(), now)
+    entry = halts.get(wanted) or Halt(*wanted, reason, by, now)
     archive_and_update = None
     if setup.connection is not None:
         archive_and_update = _find_update(setup.connection, wanted)
@@ -149,6 +153,8 @@ def resume(setup: HaltSetup, wanted: UpdateKey, by: str, reason: str, now: datet
     """Lift whatever stop `wanted` is in; returns a one-line summary."""
     if not reason.strip() or not by.strip():
         raise UsageError("--by and --reason are required: the report shows who resumed and why")
+    # Arguments that were not UTF-8 arrive as lone surrogates: made storable and showable.
+    reason, by = encodable(reason.strip()), encodable(by.strip())
     halts = load_halts(setup.halts)
     store = Store.open(setup.state)
     try:
@@ -161,11 +167,11 @@ def resume(setup: HaltSetup, wanted: UpdateKey, by: str, reason: str, now: datet
         if wanted in halts and setup.halts is not None:
             del halts[wanted]
             save_halts(setup.halts, halts)
-        store.record_manual("resume", wanted, by.strip(), reason.strip(), now)
+        store.record_manual("resume", wanted, by, reason, now)
     finally:
         store.close()
     peak = max((record.highest_percentage for record in history), default=0)
     return (
-        f"resume of {describe(wanted)} recorded (by {by.strip()}); the next cycle lifts its"
+        f"resume of {describe(wanted)} recorded (by {by}); the next cycle lifts its"
         f" stop and phases it from {peak}% unless a new problem stops it again"
     )

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from phased_updater.errors import UsageError
+
 POLL_SECONDS = 0.2
 
 
@@ -19,8 +21,12 @@ class AlreadyRunning(Exception):
 @contextmanager
 def exclusive(path: Path, *, wait: float = 0.0) -> Iterator[None]:
     """Hold the lock at `path`, waiting up to `wait` seconds for whoever holds it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as error:
+        # The lock sits beside the state database: a directory the run cannot write.
+        raise UsageError(f"cycle lock {str(path)!r}: {error.strerror}") from None
     deadline = time.monotonic() + wait
     try:
         while True:

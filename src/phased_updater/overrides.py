@@ -67,7 +67,10 @@ def parse_line(text: str) -> Override | str | None:
     if not is_version(version):
         return f"{version!r} is not a valid Debian version"
     if thing not in WORDS:
-        parts = urlsplit(thing)
+        try:
+            parts = urlsplit(thing)
+        except ValueError as error:  # "https://[errors...": an unclosed IPv6 bracket
+            return f"{thing!r} is not a URL ({error})"
         if parts.scheme not in ("http", "https") or not parts.netloc:
             words = " nor ".join(repr(word) for word in WORDS)
             return f"{thing!r} is neither an Error Tracker problem URL nor {words}"

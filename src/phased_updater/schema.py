@@ -230,6 +230,15 @@ def check_and_migrate(connection: sqlite3.Connection, path: Path) -> None:
             connection.execute("ROLLBACK")
             raise
         connection.execute("COMMIT")
+    # A database that can be read but not written (a read-only file, a journal that
+    # cannot be made) fails here, on open, rather than at a run's first record.
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
 
 
 def check_current(connection: sqlite3.Connection, path: Path) -> None:

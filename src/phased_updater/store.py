@@ -9,6 +9,7 @@ and nothing half-written.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -40,11 +41,25 @@ from phased_updater.schema import (
     check_current,
     check_file,
 )
+from phased_updater.text import encodable
 
-__all__ = ["SCHEMA_VERSION", "DecisionRecord", "RunRecord", "Store", "StoreError"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "DatabaseFailure",
+    "DecisionRecord",
+    "RunRecord",
+    "Store",
+    "StoreError",
+]
 
 # How long a statement waits for another process's write lock before it fails.
 BUSY_TIMEOUT_SECONDS = 30.0
+
+
+class DatabaseFailure(sqlite3.OperationalError):
+    """SQLite failed a write under a command already under way (locked past the busy
+    timeout, disk full); the message names the file. Still an sqlite3 error, so every
+    handler of those handles it."""
 
 
 @dataclass(frozen=True)
@@ -165,9 +180,10 @@ class Store:
     """The database of one installation. Methods that take update keys accept any
     (series, source, version) triple; the keys they return are `UpdateKey`s."""
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: sqlite3.Connection, path: Path | None = None) -> None:
         self.db = connection
         self._lock = threading.RLock()
+        self._where = f"state database {str(path)!r}" if path is not None else "state database"
 
     @classmethod
     def open(cls, path: Path, *, read_only: bool = False) -> Store:
@@ -219,21 +235,35 @@ class Store:
         except BaseException:
             connection.close()
             raise
-        return cls(connection)
+        return cls(connection, path)
 
     def close(self) -> None:
         self.db.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; DatabaseFailure (naming the file) when SQLite fails it."""
         with self._lock:
-            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as error:
+                raise DatabaseFailure(f"{self._where}: {error}") from error
             try:
                 yield self.db
+            except sqlite3.Error as error:
+                self.db.execute("ROLLBACK")
+                if isinstance(error, DatabaseFailure):
+                    raise
+                raise DatabaseFailure(f"{self._where}: {error}") from error
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
-            self.db.execute("COMMIT")
+            try:
+                self.db.execute("COMMIT")
+            except sqlite3.Error as error:
+                with contextlib.suppress(sqlite3.Error):
+                    self.db.execute("ROLLBACK")
+                raise DatabaseFailure(f"{self._where}: {error}") from error
 
     def query(self, sql: str, parameters: Sequence[object] = ()) -> list[sqlite3.Row]:
         """Rows of a read-only statement, for the outbox's own table."""
@@ -338,13 +368,15 @@ class Store:
             decision.highest_percentage,
             format_timestamp(decision.since),
             format_timestamp(decision.next_step_at) if decision.next_step_at else None,
-            decision.reason,
+            # Free text is made encodable here, where it becomes bytes: one lone
+            # surrogate would otherwise fail the decision's record (JSON escapes it).
+            encodable(decision.reason),
             json.dumps([p.to_json() for p in decision.problems], sort_keys=True),
             json.dumps(list(decision.overrides_applied)),
             int(applied),
-            error,
+            encodable(error) if error is not None else None,
             json.dumps(decision.standing.to_json(), sort_keys=True),
-            decision.by,
+            encodable(decision.by) if decision.by is not None else None,
         )
         sql = (
             "INSERT INTO decisions (run_id, at, series, source, version, previous_version,"
@@ -534,7 +566,7 @@ class Store:
             db.execute(
                 "INSERT INTO manual_actions (series, source, version, kind, decided_by, reason,"
                 " at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (*key, kind, by, reason, format_timestamp(at)),
+                (*key, kind, encodable(by), encodable(reason), format_timestamp(at)),
             )
 
     def manual(

@@ -30,22 +30,47 @@ def _shut(sock: Any) -> None:
             sock.shutdown(socket.SHUT_RDWR)
 
 
+class DeadlinePassed(TimeoutError):
+    """The watchdog cut a piece of work short at its deadline.
+
+    A TimeoutError, so every caller that handles a socket timeout handles it too; its
+    text says what happened ("no complete answer within 2 s") instead of whatever the
+    cut socket made the library raise (IncompleteRead, "connection unexpectedly closed").
+    """
+
+
+class Guard:
+    """One piece of work's deadline; `expired` once the watchdog has cut it."""
+
+    __slots__ = ("connections", "ends_at", "expired")
+
+    def __init__(self, ends_at: float, connections: list[Any]) -> None:
+        self.ends_at = ends_at
+        self.connections = connections
+        self.expired = False
+
+
 class Watchdog:
     """Shuts down the sockets of requests past their deadline, again until they end."""
 
     def __init__(self) -> None:
         self._condition = threading.Condition()
-        self._guards: dict[int, tuple[float, list[Any]]] = {}
+        self._guards: dict[int, Guard] = {}
         self._ids = itertools.count()
         self._thread: threading.Thread | None = None
         self.expired = 0  # how many times it cut a request short
 
     @contextmanager
-    def guard(self, seconds: float, connections: list[Any]) -> Iterator[None]:
-        """Run the body with a deadline `seconds` away; cut `connections` past it."""
+    def guard(self, seconds: float, connections: list[Any]) -> Iterator[Guard]:
+        """Run the body with a deadline `seconds` away; cut `connections` past it.
+
+        An exception from a body that was cut short becomes DeadlinePassed; a body
+        that handles its own errors can ask the yielded Guard whether it was cut.
+        """
         handle = next(self._ids)
+        guard = Guard(time.monotonic() + seconds, connections)
         with self._condition:
-            self._guards[handle] = (time.monotonic() + seconds, connections)
+            self._guards[handle] = guard
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._watch, name="request-deadlines", daemon=True
@@ -53,7 +78,11 @@ class Watchdog:
                 self._thread.start()
             self._condition.notify()
         try:
-            yield
+            yield guard
+        except Exception as error:
+            if guard.expired and not isinstance(error, DeadlinePassed):
+                raise DeadlinePassed(f"no complete answer within {seconds:g} s") from error
+            raise
         finally:
             with self._condition:
                 del self._guards[handle]
@@ -64,9 +93,13 @@ class Watchdog:
                 while not self._guards:
                     self._condition.wait()
                 now = time.monotonic()
-                late = [list(c) for deadline, c in self._guards.values() if deadline <= now]
-            for connections in late:
-                self.expired += 1
+                late = [guard for guard in self._guards.values() if guard.ends_at <= now]
+                for guard in late:
+                    if not guard.expired:
+                        self.expired += 1
+                    guard.expired = True
+                cut = [list(guard.connections) for guard in late]
+            for connections in cut:
                 for connection in connections:
                     _shut(getattr(connection, "sock", None))
             time.sleep(POLL_SECONDS)

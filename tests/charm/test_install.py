@@ -143,6 +143,7 @@ halts = "/etc/phased-updater/halts.json"
 state = "/var/lib/phased-updater/state.sqlite"
 report_dir = "/var/lib/phased-updater/report"
 dry_run = true
+run_deadline = "8640s"
 """
 
 

@@ -48,7 +48,7 @@ def write_config(launchpad: LaunchpadDouble, errors: ErrorTrackerDouble, smtp: S
     config.write_text(
         f"""# What `juju config` and the smtp integration turn into on a unit.
 launchpad = "{launchpad.service_root}"
-credentials = "{OUT / "credentials"}"
+credentials = "{OUT / "secrets" / "credentials"}"
 errors_url = "{errors.base_url}"
 step = 10
 interval = "6h"
@@ -131,7 +131,9 @@ def main() -> int:
     ):
         demo_errors(errors)
         launchpad.add_token("phased-updater", "demo-token", "demo-secret", admin=True)
-        write_credentials_file(OUT / "credentials", "phased-updater", "demo-token", "demo-secret")
+        write_credentials_file(
+            OUT / "secrets" / "credentials", "phased-updater", "demo-token", "demo-secret"
+        )
         config = write_config(launchpad, errors, smtp)
         print(f"Launchpad double at {launchpad.service_root}")
         print(f"Error Tracker double at {errors.base_url}")

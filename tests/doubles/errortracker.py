@@ -36,6 +36,7 @@ FAILURE_MODES = (
     "missing-fields",  # objects lacking required fields
     "wrong-types",  # objects whose fields have the wrong JSON types
     "empty-objects",  # "objects": [] (for new buckets that is a valid "nothing new")
+    "trickle",  # a valid answer, one byte every `trickle_delay` seconds
 )
 _REQUIRED = {
     NEW_BUCKETS: ("format", "package", "previous_version", "new_version"),
@@ -97,6 +98,8 @@ class ErrorTrackerDouble(LoopbackServer):
         self.known_versions: set[tuple[str, str]] | None = None
         self.failures: dict[tuple[str, str], str] = {}
         self.timeout_delay: float = 2.0
+        self.trickle_delay: float = 0.5
+        self.trickled: list[Response] = []  # the "trickle" answers, with the bytes sent
         # The body of a "500" failure (a proxy's or a debug page's, in tests of leaks).
         self.failure_body: str = _CANNED_500
         self.latency: float = 0.0
@@ -187,6 +190,12 @@ class ErrorTrackerDouble(LoopbackServer):
             return _json(_tastypie_list([wrong]))
         if mode == "empty-objects":
             return _json(_tastypie_list([]))
+        if mode == "trickle":
+            answer = _json(_tastypie_list([] if endpoint == NEW_BUCKETS else [{"increase": False}]))
+            answer.trickle = self.trickle_delay
+            with self.lock:
+                self.trickled.append(answer)
+            return answer
         raise ValueError(f"unknown failure mode {mode!r}; expected one of {FAILURE_MODES}")
 
 

@@ -85,7 +85,8 @@ class Fault:
 
     Matches when `method` (None: any) equals the request method and
     `path_regex` is found in "path?query". `status` None only adds `delay`.
-    `times` is how many requests it affects (None: all of them).
+    `times` is how many requests it affects (None: all of them). `trickle` sends the
+    answer one byte every `trickle` seconds (see `loopback.Response`).
     """
 
     method: str | None = None
@@ -94,6 +95,10 @@ class Fault:
     delay: float = 0.0
     times: int | None = 1
     body: str = "Injected fault"
+    trickle: float = 0.0
+    # Run when the fault matches, before the answer (e.g. an upload published while
+    # the phaser pages through a listing).
+    action: Callable[[], None] | None = None
 
     def matches(self, method: str, target: str) -> bool:
         if self.times is not None and self.times <= 0:
@@ -160,6 +165,7 @@ class LaunchpadDouble(LoopbackServer):
         self._answered = threading.Condition(self.lock)
         self.requests: list[RecordedRequest] = []
         self.faults: list[Fault] = []
+        self.trickled: list[Response] = []  # answers a `Fault(trickle=...)` slowed, as sent
         self.latency: float = 0.0
         self._tokens: dict[tuple[str, str], Token] = {}
         self._renderer: Renderer | None = None
@@ -247,7 +253,12 @@ class LaunchpadDouble(LoopbackServer):
             else {}
         )
         viewer: Viewer | None = None
-        response = self._apply_faults(request)
+        fault = self._fault(request)
+        response = (
+            None
+            if fault is None or fault.status is None
+            else _text_response(fault.status, fault.body)
+        )
         if response is None:
             try:
                 viewer = identify(request.header("Authorization"), self._tokens)
@@ -257,6 +268,10 @@ class LaunchpadDouble(LoopbackServer):
             with self.lock:
                 response = self._route(request, form, viewer)
         assert response is not None
+        if fault is not None and fault.trickle:
+            response.trickle = fault.trickle
+            with self.lock:
+                self.trickled.append(response)
         with self.lock:
             self.requests.append(
                 RecordedRequest(
@@ -271,7 +286,8 @@ class LaunchpadDouble(LoopbackServer):
             self._answered.notify_all()
         return response
 
-    def _apply_faults(self, request: Request) -> Response | None:
+    def _fault(self, request: Request) -> Fault | None:
+        """The fault this request meets, if any (counted against its `times`)."""
         target = request.path + (
             "?" + "&".join(f"{k}={v}" for k, v in request.query) if request.query else ""
         )
@@ -279,11 +295,12 @@ class LaunchpadDouble(LoopbackServer):
             fault = next((f for f in self.faults if f.matches(request.method, target)), None)
             if fault is not None and fault.times is not None:
                 fault.times -= 1
-        if fault is None:
-            return None
-        if fault.delay:
+        if fault is not None and fault.delay:
             time.sleep(fault.delay)
-        return None if fault.status is None else _text_response(fault.status, fault.body)
+        if fault is not None and fault.action is not None:
+            with self.lock:
+                fault.action()
+        return fault
 
     def _route(self, request: Request, form: dict[str, str], viewer: Viewer) -> Response:
         prefix = f"/{API_VERSION}/"

@@ -98,6 +98,7 @@ def write_credentials_file(path: str | Path, consumer_key: str, token: str, secr
     parser.set(CREDENTIALS_FILE_SECTION, "consumer_secret", "")
     parser.set(CREDENTIALS_FILE_SECTION, "access_token", token)
     parser.set(CREDENTIALS_FILE_SECTION, "access_secret", secret)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
     with os.fdopen(descriptor, "w") as stream:
         parser.write(stream)

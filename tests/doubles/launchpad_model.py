@@ -9,7 +9,7 @@ semantics (``lib/lp/soyuz/model/publishing.py`` and ``model/archive.py``).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -114,7 +114,9 @@ class Archive:
     # -- building -------------------------------------------------------------
 
     def _load(self, scenario: Scenario) -> None:
-        arches: dict[str, set[str]] = {s.name: {DEFAULT_ARCH} for s in scenario.series}
+        arches: dict[str, set[str]] = {
+            s.name: {DEFAULT_ARCH, *self.arches.get(s.name, ())} for s in scenario.series
+        }
         histories: dict[tuple[str, str], list[datetime]] = {}
         for upload in scenario.uploads:
             histories.setdefault((upload.series, upload.source), []).append(upload.published)
@@ -184,7 +186,11 @@ class Archive:
                         )
                     )
                     record.status, record.date_superseded = "Superseded", changed
-        self.arches = {name: sorted(tags) for name, tags in arches.items()}
+        self.arches |= {name: sorted(tags) for name, tags in arches.items()}
+
+    def add(self, uploads: Sequence[Upload]) -> None:
+        """Uploads made after the archive was loaded (an SRU accepted mid-test)."""
+        self._load(Scenario(series=list(self.series.values()), people=[], uploads=list(uploads)))
 
     def _add_binary(self, record: BinaryPublication) -> None:
         self.binaries[record.id] = record

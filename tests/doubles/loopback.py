@@ -40,13 +40,20 @@ class Request:
 
 @dataclass
 class Response:
-    """What a double answers. `drop` closes the connection without answering."""
+    """What a double answers. `drop` closes the connection without answering.
+
+    `trickle` > 0 sends the body one byte every `trickle` seconds (headers at once),
+    as a peer on a bad link or a hostile one does: each byte resets a socket timeout,
+    so only a deadline ends the request. `sent` counts the bytes that went out.
+    """
 
     status: int
     body: bytes = b""
     content_type: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False
+    trickle: float = 0.0
+    sent: int = 0
 
 
 App = Callable[[Request], Response]
@@ -60,6 +67,7 @@ class _Server(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.app = app
         self.on_error = on_error
+        self.stopping = threading.Event()  # ends trickled answers when the double stops
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -98,8 +106,22 @@ class _Handler(BaseHTTPRequestHandler):
         no_body = response.status == 304 or self.command == "HEAD"
         self.send_header("Content-Length", "0" if no_body else str(len(response.body)))
         self.end_headers()
-        if not no_body:
+        if no_body:
+            return
+        if not response.trickle:
             self.wfile.write(response.body)
+            response.sent = len(response.body)
+            return
+        try:
+            for index in range(len(response.body)):
+                response.sent += 1  # counted first: the client may finish reading at once
+                self.wfile.write(response.body[index : index + 1])
+                self.wfile.flush()
+                if self.server.stopping.wait(response.trickle):
+                    break
+        except OSError:
+            pass  # the client gave up: what a deadline is for
+        self.close_connection = True
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _dispatch
 
@@ -138,6 +160,7 @@ class LoopbackServer:
     def stop(self) -> None:
         if self._server is None:
             return
+        self._server.stopping.set()
         self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:

@@ -19,7 +19,8 @@ from tests.functional.engine import Engine
 # What the engine says for each mode, after "Error Tracker failed: <endpoint>: ".
 EXPECTED_REASON = {
     "500": "HTTP 500",
-    "timeout": "ReadTimeout",
+    "timeout": "no complete answer within 0.3 s",
+    "trickle": "no complete answer within 0.3 s",
     "html-200": "the answer is not JSON",
     "404": "HTTP 404",
     "bad-json": "the answer is not JSON",

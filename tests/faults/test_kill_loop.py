@@ -64,7 +64,7 @@ class Installation:
 
     def __post_init__(self) -> None:
         self.launchpad.add_token(CONSUMER, TOKEN, SECRET, admin=True)
-        write_credentials_file(self.home / "credentials", CONSUMER, TOKEN, SECRET)
+        write_credentials_file(self.home / "secrets" / "credentials", CONSUMER, TOKEN, SECRET)
         (self.home / "phased-updater.toml").write_text(
             "launchpad_workers = 2\n"
             "errors_workers = 2\n"
@@ -97,7 +97,7 @@ class Installation:
             "--report-dir",
             str(self.home / "report"),
             "--credentials",
-            str(self.home / "credentials"),
+            str(self.home / "secrets" / "credentials"),
             "--now",
             now.isoformat(),
             *extra,

@@ -68,7 +68,7 @@ def test_no_secret_in_logs_report_database_previews_or_mail(
     # Credentials only the engine's files hold: a token of its own, a password file.
     engine.launchpad.add_token(CONSUMER, LP_TOKEN, LP_SECRET, admin=True)
     write_credentials_file(engine.credentials, CONSUMER, LP_TOKEN, LP_SECRET)
-    password_file = engine.home / "smtp-password"
+    password_file = engine.secrets / "smtp-password"
     password_file.write_text(WRONG_SMTP_PASSWORD + "\n")
     password_file.chmod(0o600)
     with SmtpServer(users={SMTP_USER: SMTP_PASSWORD}) as relay:
@@ -135,7 +135,7 @@ def test_no_secret_from_error_bodies_or_replies_reaches_any_output(
     caplog.set_level(logging.DEBUG)
     engine.launchpad.add_token(CONSUMER, LP_TOKEN, LP_SECRET, admin=True)
     write_credentials_file(engine.credentials, CONSUMER, LP_TOKEN, LP_SECRET)
-    password_file = engine.home / "smtp-password"
+    password_file = engine.secrets / "smtp-password"
     password_file.write_text(SMTP_PASSWORD + "\n")
     # A 500 echoing the request on a read, and on a write (hello steps, its POST fails).
     engine.launchpad.faults += [

@@ -29,7 +29,12 @@ class Engine:
 
     @property
     def credentials(self) -> Path:
-        return self.home / "credentials"
+        return self.secrets / "credentials"
+
+    @property
+    def secrets(self) -> Path:
+        """Where secret files go: never beside the published report (`report_dir`)."""
+        return self.home / "secrets"
 
     @property
     def report_dir(self) -> Path:

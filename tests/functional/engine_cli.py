@@ -53,7 +53,7 @@ class EngineHome:
 
     @property
     def credentials(self) -> Path:
-        return self.directory / "credentials"
+        return self.directory / "secrets" / "credentials"
 
     @property
     def report_dir(self) -> Path:

@@ -30,9 +30,17 @@ class SruMember:
         self.launchpad.add_token(CONSUMER, f"{self.name}-token", "secret", person=self.name)
 
     def change_override(
-        self, series: str, source: str, version: str, percentage: int, *, at: datetime
+        self,
+        series: str,
+        source: str,
+        version: str,
+        percentage: int,
+        *,
+        at: datetime,
+        arch: str | None = None,
     ) -> int:
-        """Set every deb of the upload to `percentage` at `at`; returns how many were written."""
+        """Set every deb of the upload (or only those built on `arch`) to `percentage` at
+        `at`; returns how many were written."""
         self.launchpad.clock = at
         credentials = Credentials(
             CONSUMER, access_token=AccessToken(f"{self.name}-token", "secret")
@@ -57,7 +65,8 @@ class SruMember:
         )
         written = 0
         for binary in publication.getPublishedBinaries():
-            if not binary.is_debug:
+            on_arch = arch is None or binary.distro_arch_series_link.endswith(f"/{arch}")
+            if not binary.is_debug and on_arch:
                 binary.changeOverride(new_phased_update_percentage=percentage)
                 written += 1
         return written

@@ -212,3 +212,59 @@ class SmtpServer:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class TricklingRelay:
+    """A relay on a bad link (or a hostile one): its greeting comes one line every
+    `delay` seconds, `lines` continuation lines before the final "220". Every line
+    resets a socket timeout, so only a deadline gets the sender out. `sent` counts
+    the greeting lines that went out before the client hung up."""
+
+    def __init__(self, delay: float = 0.5, lines: int = 120) -> None:
+        self.delay = delay
+        self.lines = lines
+        self.sent = 0
+        self._listener = socket.create_server((HOST, 0))
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="trickling-relay", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._listener.getsockname()[1])
+
+    def _serve(self) -> None:
+        self._listener.settimeout(0.05)
+        while not self._stopping.is_set():
+            try:
+                connection, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._greet, args=(connection,), daemon=True).start()
+
+    def _greet(self, connection: socket.socket) -> None:
+        with connection:
+            try:
+                for _ in range(self.lines):
+                    connection.sendall(b"220-relay.example ESMTP, please wait\r\n")
+                    self.sent += 1
+                    if self._stopping.wait(self.delay):
+                        return
+                connection.sendall(b"220 relay.example ready\r\n")
+            except OSError:
+                return  # the client gave up
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stopping.set()
+        self._listener.close()
+        self._thread.join(timeout=5)

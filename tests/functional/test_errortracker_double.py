@@ -149,8 +149,19 @@ def test_missing_trailing_slash_redirects(
     assert objects(response) == [{"increase": False}]
 
 
+def test_trickle_sends_a_valid_answer_a_byte_at_a_time(
+    http: requests.Session, errortracker: ErrorTrackerDouble
+) -> None:
+    errortracker.failures[(NEW_BUCKETS, "hello")] = "trickle"
+    errortracker.trickle_delay = 0.001
+    response = get(http, errortracker, NEW_BUCKETS, BUCKET_PARAMS)
+    assert response.status_code == 200 and response.json()["objects"] == []
+    [answer] = errortracker.trickled
+    assert answer.sent == len(answer.body) == len(response.content)
+
+
 @pytest.mark.parametrize("endpoint", [NEW_BUCKETS, RATE_OF_CRASHES])
-@pytest.mark.parametrize("mode", [m for m in FAILURE_MODES if m != "timeout"])
+@pytest.mark.parametrize("mode", [m for m in FAILURE_MODES if m not in ("timeout", "trickle")])
 def test_failure_modes(
     http: requests.Session, errortracker: ErrorTrackerDouble, endpoint: str, mode: str
 ) -> None:

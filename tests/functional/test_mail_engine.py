@@ -51,7 +51,7 @@ class Phaser:
 
     def run(self, now: datetime, *extra: str) -> int:
         self.launchpad.clock = now
-        credentials = self.directory / "credentials"
+        credentials = self.directory / "secrets" / "credentials"
         write_credentials_file(credentials, CONSUMER, TOKEN, SECRET)
         return cli.main(
             [

@@ -4,7 +4,6 @@ with prometheus_client's own text parser."""
 from __future__ import annotations
 
 import json
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from tests.doubles.errortracker import NEW_BUCKETS, ErrorTrackerDouble
 from tests.doubles.launchpad import LaunchpadDouble
 from tests.doubles.scenarios import DEMO_NOW, demo_errors
 from tests.functional.engine_cli import EngineHome
+from tests.functional.report_server import running
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -33,14 +33,8 @@ class Clock:
 
 def serve(report_dir: Path, clock: Clock, **options: int) -> Iterator[int]:
     server = create(report_dir, "127.0.0.1:0", clock=clock, asyncore_loop_timeout=0.05, **options)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        yield int(server.effective_port)
-    finally:
-        server.trigger.pull_trigger(server.close)
-        thread.join(timeout=10)
-        server.task_dispatcher.shutdown()
+    with running(server) as port:
+        yield port
 
 
 def get(port: int, path: str) -> tuple[int, str, bytes]:

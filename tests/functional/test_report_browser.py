@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,6 +23,7 @@ import pytest
 from phased_updater import cli
 from phased_updater.commands.serve import create
 from phased_updater.store import Store
+from tests.functional.report_server import running
 from tests.unit import report_db
 
 REPO = Path(__file__).resolve().parents[2]
@@ -144,15 +144,8 @@ def test_report_without_a_finished_run_says_so(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def base_url(report_dir: Path) -> Iterator[str]:
-    server = create(report_dir, "127.0.0.1:0", asyncore_loop_timeout=0.05)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}/"
-    finally:
-        server.trigger.pull_trigger(server.close)
-        thread.join(timeout=10)
-        server.task_dispatcher.shutdown()
+    with running(create(report_dir, "127.0.0.1:0", asyncore_loop_timeout=0.05)) as port:
+        yield f"http://127.0.0.1:{port}/"
 
 
 def update_bodies(dom: str) -> dict[str, str]:

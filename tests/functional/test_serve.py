@@ -8,7 +8,6 @@ import re
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from phased_updater.commands.serve import create, parse_bind
 from phased_updater.errors import UsageError
 from phased_updater.report import publish as report
 from phased_updater.store import Store
+from tests.functional.report_server import running
 from tests.unit import report_db
 
 TRACEBACK = re.compile(rb"Traceback|File \"|\.py\b")
@@ -59,24 +59,9 @@ class Served:
 
 
 def serve(root: Path) -> Iterator[Served]:
-    # A short poll timeout, so that close() ends run() at once.
-    server = create(root, "127.0.0.1:0", asyncore_loop_timeout=0.05)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        yield Served(root, int(server.effective_port))
-    finally:
-        # Closed from inside its own loop, which then ends: closing it from this
-        # thread would pull sockets from under a poll() in progress.
-        try:
-            server.trigger.pull_trigger(server.close)
-        except OSError:
-            # The loop already ended and closed its trigger (seen once under load):
-            # close what is left from here, nothing polls it any more.
-            server.close()
-        thread.join(timeout=10)
-        server.task_dispatcher.shutdown()
-        assert not thread.is_alive()
+    # A short poll timeout, so that closing it ends run() at once.
+    with running(create(root, "127.0.0.1:0", asyncore_loop_timeout=0.05)) as port:
+        yield Served(root, port)
 
 
 @pytest.fixture

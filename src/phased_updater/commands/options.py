@@ -54,6 +54,32 @@ def check_clock_for_writes(settings: Settings, real_now: datetime) -> None:
         )
 
 
+def check_report_dir_apart(settings: Settings) -> None:
+    """The published directory never holds, nor sits beside, a secret file.
+
+    `serve` and apache2 publish `report_dir`; the credentials and the SMTP password
+    must be neither in it (at any depth) nor in the directory it sits in, so a
+    misconfigured path cannot publish them. The charm keeps them in /etc.
+    """
+    if settings.report_dir is None:
+        return
+    report_dir = settings.report_dir.resolve()
+    secrets = {
+        "credentials": settings.credentials,
+        "smtp_password_file": settings.smtp_password_file,
+    }
+    for key, path in secrets.items():
+        if path is None:
+            continue
+        home = path.resolve().parent
+        if home.is_relative_to(report_dir) or report_dir.is_relative_to(home):
+            raise UsageError(
+                f"report_dir {str(settings.report_dir)!r}: {key} {str(path)!r} would be"
+                " published with it; keep secret files outside the report's directory and"
+                " its parent"
+            )
+
+
 def check_credentials_file(path: Path) -> None:
     """`--credentials FILE`, read before anything runs; UsageError naming only the path."""
     with launchpad_setup():

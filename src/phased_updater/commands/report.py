@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
+from phased_updater.commands.options import check_report_dir_apart
 from phased_updater.config import load_settings
 from phased_updater.errors import EXIT_INCOMPLETE, UsageError
 from phased_updater.mail import outbox
@@ -52,6 +53,7 @@ def handle(args: argparse.Namespace) -> int:
     settings = load_settings(args)
     if settings.report_dir is None:
         raise UsageError("--report-dir is required (or report_dir in --config)")
+    check_report_dir_apart(settings)
     if not settings.state.is_file():
         raise UsageError(f"--state {str(settings.state)!r}: no such file")
     store = Store.open(settings.state, read_only=True)

@@ -13,6 +13,7 @@ from phased_updater.commands.options import (
     add_mail_options,
     check_clock_for_writes,
     check_credentials_file,
+    check_report_dir_apart,
     launchpad_setup,
 )
 from phased_updater.config import Settings, load_settings
@@ -76,6 +77,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         " database knows are read however old",
     )
     parser.add_argument(
+        "--run-deadline",
+        dest="run_deadline",
+        metavar="DURATION",
+        help="after this long the run starts no further update; those left are reported"
+        " as not evaluated and keep their level (default 1h)",
+    )
+    parser.add_argument(
         "--overrides", metavar="FILE", help="CSV of 'source, version, problem URL | increased-rate'"
     )
     parser.add_argument(
@@ -114,6 +122,7 @@ def cycle_options(settings: Settings) -> CycleOptions:
         launchpad_workers=settings.launchpad_workers,
         errors_workers=settings.errors_workers,
         overrides_source=str(settings.overrides),
+        run_deadline=settings.run_deadline,
     )
 
 
@@ -151,7 +160,9 @@ def run_once(settings: Settings) -> int:
             cycle_options(settings),
             connect_archive,
             ErrorTrackerClient(
-                settings.errors_url, timeout=(10.0, settings.errors_timeout), counts=counts
+                settings.errors_url,
+                timeout=(min(10.0, settings.errors_timeout), settings.errors_timeout),
+                counts=counts,
             ),
             store,
             overrides,
@@ -214,6 +225,7 @@ def handle(args: argparse.Namespace) -> int:
     if settings.overrides is not None and not settings.overrides.is_file():
         raise UsageError(f"--overrides {str(settings.overrides)!r}: no such file")
     check_clock_for_writes(settings, datetime.now(UTC))
+    check_report_dir_apart(settings)
     if settings.halts is not None and not settings.halts.is_file():
         # Read as "no halts", a lost file would lift every halt in it.
         raise UsageError(

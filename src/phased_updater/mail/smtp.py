@@ -239,8 +239,17 @@ class Relay:
         except TRANSIENT as error:
             raise Unreachable(_describe(error)) from error
         # One message within one timeout, whatever the relay trickles.
-        with WATCHDOG.guard(self.config.timeout, [smtp]):
-            return self._send(smtp, data, sender, recipients, commit)
+        cut = f"the relay gave no complete answer within {self.config.timeout:g} s"
+        with WATCHDOG.guard(self.config.timeout, [smtp]) as guard:
+            try:
+                sent = self._send(smtp, data, sender, recipients, commit)
+            except NotAccepted as error:
+                if guard.expired:
+                    raise NotAccepted(cut) from error
+                raise
+        if guard.expired and sent.after_commit_error is not None:
+            return Sent(sent.refused, f"after the data was committed: {cut}")
+        return sent
 
     def _send(
         self,

@@ -18,7 +18,7 @@ from phased_updater.report.input import (
     percentage_after,
 )
 from phased_updater.store import DecisionRecord
-from phased_updater.text import redact
+from phased_updater.text import encodable, redact
 
 SCHEMA_VERSION = 4
 
@@ -156,4 +156,5 @@ def build_from(report: ReportInput) -> dict[str, Any]:
 def render(report: dict[str, Any]) -> str:
     # Compact: with `indent`, json falls back from its C encoder to pure Python, which
     # is five times slower on a report of thousands of updates (and the file larger).
-    return json.dumps(report, separators=(",", ":"), ensure_ascii=False) + "\n"
+    # `encodable`: the last defence, should text from outside have kept a lone surrogate.
+    return encodable(json.dumps(report, separators=(",", ":"), ensure_ascii=False)) + "\n"

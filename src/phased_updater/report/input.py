@@ -154,13 +154,22 @@ class ReportInput:
         return sorted(completed, key=lambda record: record.at, reverse=True)
 
 
+def shown_level(percentage: int) -> int:
+    """A recorded level as the report can draw it: 0..100.
+
+    Reads refuse levels outside 0..100, but a database written before they did may
+    hold one (Launchpad's 101); the report shows the nearest level instead of failing.
+    """
+    return min(max(percentage, 0), FULLY_PHASED)
+
+
 def percentage_after(record: DecisionRecord, dry_run: bool) -> int:
     """The level an update is at after the decision (what it would be, on a dry run)."""
     if record.state == State.COMPLETE:
         return FULLY_PHASED
     if record.applied or dry_run or record.to_percentage == record.from_percentage:
-        return record.to_percentage
-    return record.from_percentage
+        return shown_level(record.to_percentage)
+    return shown_level(record.from_percentage)
 
 
 def forecast_completion(
@@ -180,4 +189,4 @@ def offered_share(record: DecisionRecord, percentage: int) -> float:
     """
     if record.state == State.COMPLETE:
         return 1.0
-    return share_offered(max(percentage, record.highest_percentage))
+    return share_offered(shown_level(max(percentage, record.highest_percentage)))

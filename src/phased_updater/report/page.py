@@ -16,6 +16,7 @@ import jinja2
 from markupsafe import Markup
 
 from phased_updater.report.view import ReportView
+from phased_updater.text import encodable
 
 
 def _csp_hash(text: str) -> str:
@@ -65,10 +66,13 @@ def _assets() -> tuple[str, str]:
 def render(view: ReportView) -> str:
     css, script = _assets()
     template = environment().get_template("report.html")
-    return template.render(
-        view=view,
-        css=Markup(css),  # noqa: S704 - our own stylesheet, shipped with the package
-        script=Markup(script),  # noqa: S704 - our own script, shipped with the package
-        style_hash=_csp_hash(css),
-        script_hash=_csp_hash(script),
+    # `encodable`: the last defence, should text from outside have kept a lone surrogate.
+    return encodable(
+        template.render(
+            view=view,
+            css=Markup(css),  # noqa: S704 - our own stylesheet, shipped with the package
+            script=Markup(script),  # noqa: S704 - our own script, shipped with the package
+            style_hash=_csp_hash(css),
+            script_hash=_csp_hash(script),
+        )
     )

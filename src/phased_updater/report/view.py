@@ -27,6 +27,7 @@ from phased_updater.report.input import (
     offered_share,
     percentage_after,
     same_decision,
+    shown_level,
 )
 from phased_updater.store import DecisionRecord
 from phased_updater.text import redact
@@ -354,7 +355,7 @@ def _changes(history: Sequence[DecisionRecord]) -> list[timeline.LevelChange]:
     return [
         timeline.LevelChange(
             at=record.at,
-            before=record.from_percentage,
+            before=shown_level(record.from_percentage),
             after=percentage_after(record, dry_run=False),
             action=record.action,
             label=(

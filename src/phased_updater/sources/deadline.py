@@ -17,6 +17,7 @@ client's) its own deadline.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,7 +27,7 @@ import httplib2
 from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from phased_updater.watchdog import WATCHDOG
+from phased_updater.watchdog import WATCHDOG, DeadlinePassed
 
 _current = threading.local()  # the connections of this thread's current deadline
 
@@ -40,6 +41,13 @@ def deadline(seconds: float) -> Iterator[None]:
     try:
         with WATCHDOG.guard(seconds, connections):
             yield
+    except DeadlinePassed:
+        # A cut connection is dead: closed, the next request on it connects again
+        # instead of failing with a broken pipe.
+        for connection in connections:
+            with contextlib.suppress(Exception):
+                connection.close()
+        raise
     finally:
         _current.connections = outer
 

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from urllib3.exceptions import ReadTimeoutError
 
 from phased_updater import __version__
 from phased_updater.config import DEFAULT_ERRORS_URL
@@ -25,6 +26,7 @@ from phased_updater.model import CrashCheck, Problem, ProblemKind, Update
 from phased_updater.sources.deadline import DeadlineAdapter, deadline
 from phased_updater.sources.request_counts import ERROR_TRACKER, RequestCounts
 from phased_updater.text import encodable
+from phased_updater.watchdog import DeadlinePassed
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +106,14 @@ def _is_link(value: object) -> bool:
         return bool(urlsplit(value).hostname)
     except ValueError:
         return False
+
+
+def _timed_out(error: BaseException) -> bool:
+    """Whether a failed request ran out of time: the deadline, a socket timeout, or a
+    read timeout while streaming the body (which requests reports as ConnectionError)."""
+    if isinstance(error, DeadlinePassed | requests.Timeout | TimeoutError):
+        return True
+    return any(isinstance(arg, ReadTimeoutError) for arg in getattr(error, "args", ()))
 
 
 def objects_of(endpoint: str, text: str) -> list[Any]:
@@ -211,7 +221,8 @@ class ErrorTrackerClient:
 
     def _objects(self, endpoint: str, params: dict[str, str]) -> list[Any]:
         url = f"{self.base_url}{endpoint}/"
-        seconds = sum(self.timeout)
+        # The read timeout is the whole request's budget: connect and every read.
+        seconds = max(self.timeout)
         try:
             # One deadline for the whole request, and a bound on what is read of it.
             with deadline(seconds):
@@ -230,7 +241,13 @@ class ErrorTrackerClient:
         except (requests.RequestException, OSError) as error:
             self._count(failed=True)
             # A timeout, a refusal, or the deadline cutting a trickling answer short.
-            raise ErrorTrackerFailure(f"{endpoint}: {type(error).__name__}") from error
+            # A socket timeout and the deadline say the same: no answer in time.
+            what = (
+                f"no complete answer within {seconds:g} s"
+                if _timed_out(error)
+                else type(error).__name__
+            )
+            raise ErrorTrackerFailure(f"{endpoint}: {what}") from error
         self._count(failed=response.status_code != 200)
         if response.status_code == 404:
             unknown = _UNKNOWN_VERSION.search(body[:1000].decode("utf-8", "replace"))

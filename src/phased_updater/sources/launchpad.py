@@ -13,6 +13,7 @@ only the binaries.
 from __future__ import annotations
 
 import functools
+import http.client
 import ipaddress
 import logging
 import re
@@ -55,7 +56,13 @@ REJECTED = "Launchpad rejected the credentials (401): the token may be expired o
 _SERIES_VERSION = re.compile(r"[0-9]{1,4}\.[0-9]{1,4}")
 # What launchpadlib raises when Launchpad cannot be read: this module turns each into a
 # LaunchpadFailure, so no caller outside sources/ needs to know launchpadlib's errors.
-LAUNCHPAD_ERRORS: tuple[type[Exception], ...] = (HTTPError, httplib2.HttpLib2Error, OSError)
+# (http.client's HTTPException: an answer cut short, IncompleteRead, is not an OSError.)
+LAUNCHPAD_ERRORS: tuple[type[Exception], ...] = (
+    HTTPError,
+    httplib2.HttpLib2Error,
+    http.client.HTTPException,
+    OSError,
+)
 
 Params = ParamSpec("Params")
 Result = TypeVar("Result")
