@@ -42,12 +42,16 @@ class DeadlinePassed(TimeoutError):
 class Guard:
     """One piece of work's deadline; `expired` once the watchdog has cut it."""
 
-    __slots__ = ("connections", "ends_at", "expired")
+    __slots__ = ("connections", "ends_at", "expired", "seconds")
 
-    def __init__(self, ends_at: float, connections: list[Any]) -> None:
-        self.ends_at = ends_at
+    def __init__(self, seconds: float, connections: list[Any]) -> None:
+        self.seconds = seconds
+        self.ends_at = time.monotonic() + seconds
         self.connections = connections
         self.expired = False
+
+    def passed(self) -> DeadlinePassed:
+        return DeadlinePassed(f"no complete answer within {self.seconds:g} s")
 
 
 class Watchdog:
@@ -68,7 +72,7 @@ class Watchdog:
         that handles its own errors can ask the yielded Guard whether it was cut.
         """
         handle = next(self._ids)
-        guard = Guard(time.monotonic() + seconds, connections)
+        guard = Guard(seconds, connections)
         with self._condition:
             self._guards[handle] = guard
             if self._thread is None:
@@ -81,7 +85,7 @@ class Watchdog:
             yield guard
         except Exception as error:
             if guard.expired and not isinstance(error, DeadlinePassed):
-                raise DeadlinePassed(f"no complete answer within {seconds:g} s") from error
+                raise guard.passed() from error
             raise
         finally:
             with self._condition:

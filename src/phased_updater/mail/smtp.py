@@ -234,17 +234,18 @@ class Relay:
         Raises NotAccepted for anything that happens before `commit` (the message is
         not delivered and may be retried). After `commit`, never raises for the relay.
         """
+        # A socket timeout and the deadline say the same: no answer in time.
+        cut = f"the relay gave no complete answer within {self.config.timeout:g} s"
         try:
             smtp = self._session()
         except TRANSIENT as error:
-            raise Unreachable(_describe(error)) from error
+            raise Unreachable(cut if _timed_out(error) else _describe(error)) from error
         # One message within one timeout, whatever the relay trickles.
-        cut = f"the relay gave no complete answer within {self.config.timeout:g} s"
         with WATCHDOG.guard(self.config.timeout, [smtp]) as guard:
             try:
                 sent = self._send(smtp, data, sender, recipients, commit)
             except NotAccepted as error:
-                if guard.expired:
+                if guard.expired or _timed_out(error):
                     raise NotAccepted(cut) from error
                 raise
         if guard.expired and sent.after_commit_error is not None:
@@ -303,6 +304,19 @@ class Relay:
             self._smtp.rset()
         except TRANSIENT:
             self._drop()
+
+
+def _timed_out(error: BaseException) -> bool:
+    """Whether a socket timeout or the deadline is behind `error`: smtplib reports
+    one as SMTPServerDisconnected("Connection unexpectedly closed: timed out")."""
+    seen: BaseException | None = error
+    for _ in range(10):  # the chain of causes, never a cycle
+        if seen is None:
+            return False
+        if isinstance(seen, TimeoutError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _describe(error: BaseException) -> str:

@@ -12,7 +12,8 @@ Tracker client's) does the same through its connection pools. Outside a deadline
 behave exactly as the originals.
 
 `guarded(http, seconds)` gives every request of one httplib2 `Http` (a launchpadlib
-client's) its own deadline.
+client's) its own deadline; `each_request_within(seconds)` does the same for the
+requests a client makes while it is being built.
 """
 
 from __future__ import annotations
@@ -36,10 +37,12 @@ _current = threading.local()  # the connections of this thread's current deadlin
 def deadline(seconds: float) -> Iterator[None]:
     """One deadline for the requests this thread makes meanwhile."""
     outer = getattr(_current, "connections", None)
+    outer_guard = getattr(_current, "guard", None)
     connections: list[Any] = []
     _current.connections = connections
     try:
-        with WATCHDOG.guard(seconds, connections):
+        with WATCHDOG.guard(seconds, connections) as guard:
+            _current.guard = guard
             yield
     except DeadlinePassed:
         # A cut connection is dead: closed, the next request on it connects again
@@ -50,12 +53,52 @@ def deadline(seconds: float) -> Iterator[None]:
         raise
     finally:
         _current.connections = outer
+        _current.guard = outer_guard
 
 
 def _joins(connection: Any) -> None:
+    """`connection` is about to send a request: it joins the thread's deadline.
+
+    Past the deadline no request starts: httplib2 retries a GET whose connection was
+    cut, and the retry must not outlive the deadline it was cut at. DeadlinePassed is
+    a TimeoutError, which httplib2 passes on without retrying.
+    """
+    guard = getattr(_current, "guard", None)
+    if guard is not None and guard.expired:
+        raise guard.passed()
     connections = getattr(_current, "connections", None)
     if connections is not None and connection not in connections:
         connections.append(connection)
+
+
+@contextmanager
+def each_request_within(seconds: float) -> Iterator[None]:
+    """Every httplib2 request this thread makes meanwhile has its own deadline.
+
+    For a client's first requests, made while it is built (launchpadlib's login: the
+    WADL, the service root), before `guarded` can wrap its `Http`. Per request, not one
+    for the whole login: parsing the WADL is CPU, and no business of a deadline.
+    """
+    outer = getattr(_current, "per_request", None)
+    _current.per_request = seconds
+    try:
+        yield
+    finally:
+        _current.per_request = outer
+
+
+_http_request = httplib2.Http.request
+
+
+def _request_within_deadline(self: Any, *args: Any, **kwargs: Any) -> Any:
+    seconds = getattr(_current, "per_request", None)
+    if seconds is None or getattr(_current, "connections", None) is not None:
+        return _http_request(self, *args, **kwargs)  # no deadline asked, or one running
+    with deadline(seconds):
+        return _http_request(self, *args, **kwargs)
+
+
+httplib2.Http.request = _request_within_deadline
 
 
 def guarded(http: Any, seconds: float) -> None:

@@ -40,7 +40,7 @@ from phased_updater.debian import (
 )
 from phased_updater.errors import error_text
 from phased_updater.model import FULLY_PHASED, BinaryPublication, Series, Update
-from phased_updater.sources.deadline import deadline, guarded
+from phased_updater.sources.deadline import each_request_within, guarded
 
 log = logging.getLogger(__name__)
 
@@ -206,15 +206,17 @@ def connect(connection: Connection) -> Launchpad:
     try:
         # No authorization engine and no credential store: a 401 raises instead of
         # starting the browser flow, which would hang an unattended service. The login
-        # is two requests (the WADL, the service root): one deadline for both.
-        with deadline(2 * connection.timeout):
+        # is two requests (the WADL, the service root), each with its own deadline.
+        with each_request_within(connection.timeout):
             lp = Launchpad(
                 credentials,
                 None,
                 None,
                 service_root=connection.service_root,
                 cache=str(connection.cache_dir),
-                timeout=connection.timeout,
+                # The socket timeout only backs the deadline up: a request that hangs
+                # is cut by its deadline first, and says so.
+                timeout=2 * connection.timeout,
                 proxy_info=proxy_info,
                 version=API_VERSION,
             )
