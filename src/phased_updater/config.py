@@ -15,15 +15,20 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import string
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from phased_updater.duration import parse_duration
 from phased_updater.duration import parse_timestamp as parse_iso_timestamp
 from phased_updater.errors import UsageError
+from phased_updater.override_feedback import COMMAND_FIELDS, HowToOverride
+from phased_updater.text import redact
 
 DEFAULT_ERRORS_URL = "https://errors.ubuntu.com/api/1.0/"
 # The values of smtp_auth and smtp_security; the charm maps the smtp relation onto them.
@@ -32,6 +37,11 @@ SMTP_SECURITY = ("none", "starttls", "tls")
 MINIMUM_INTERVAL = timedelta(minutes=1)
 NOW_YEARS = (1970, 9000)
 _WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
+# The overrides' git repository: the URLs git fetches without help, and the defaults.
+GIT_SCHEMES = ("https", "http", "git", "ssh", "file")
+DEFAULT_OVERRIDES_BRANCH = "main"
+DEFAULT_OVERRIDES_FILE = "phased-updates-overrides.txt"
+_BRANCH = re.compile(r"[A-Za-z0-9._+-]+(?:/[A-Za-z0-9._+-]+)*")
 
 
 def default_state() -> Path:
@@ -51,6 +61,11 @@ class Settings:
     # After this long on the real clock a run starts no further update (cycle.py).
     run_deadline: timedelta = timedelta(hours=1)
     overrides: Path | None = None
+    overrides_git: str | None = None
+    overrides_git_branch: str = DEFAULT_OVERRIDES_BRANCH
+    overrides_git_file: str = DEFAULT_OVERRIDES_FILE
+    overrides_git_timeout: float = 60.0
+    override_command: str | None = None
     halts: Path | None = None
     state: Path = field(default_factory=default_state)
     report_dir: Path | None = None
@@ -91,6 +106,22 @@ class Settings:
     @property
     def effective_mail_preview_dir(self) -> Path:
         return self.mail_preview_dir or self.state.parent / "mail-preview"
+
+    @property
+    def overrides_cache_dir(self) -> Path:
+        """The overrides' git repository as fetched, and the last good copy of its file."""
+        return self.state.parent / "overrides-git"
+
+    @property
+    def how_to_override(self) -> HowToOverride:
+        """How this deployment takes a new override, for the report and the mail."""
+        return HowToOverride(
+            repository=redact(self.overrides_git) if self.overrides_git else None,
+            branch=self.overrides_git_branch,
+            path=self.overrides_git_file,
+            command=self.override_command,
+            file=str(self.overrides) if self.overrides else None,
+        )
 
 
 KEYS = {f.name for f in fields(Settings)} - {"now"}
@@ -154,6 +185,62 @@ def _url(key: str, value: Any) -> str:
     return text
 
 
+def git_url_problem(url: str) -> str | None:
+    """Why git cannot fetch overrides from `url`; None when it can. The charm uses it too."""
+    parts = urlsplit(url)
+    if parts.scheme not in GIT_SCHEMES or re.search(r"\s", url):
+        schemes = ", ".join(f"{scheme}://" for scheme in GIT_SCHEMES)
+        return (
+            f"expected a git URL ({schemes}), e.g."
+            " https://git.launchpad.net/~ubuntu-sru/+git/phased-update-overrides"
+        )
+    if parts.scheme != "file" and not parts.hostname:
+        return "the URL names no host"
+    if parts.scheme == "file" and not parts.path:
+        return "the URL names no directory"
+    return None
+
+
+def git_branch_problem(branch: str) -> str | None:
+    """Why `branch` is not a branch name git accepts; None when it is one."""
+    if (
+        not _BRANCH.fullmatch(branch)
+        or branch.startswith(("-", "."))
+        or ".." in branch
+        or branch.endswith((".", ".lock"))
+        or "/." in branch
+    ):
+        return "not a git branch name"
+    return None
+
+
+def git_file_problem(path: str) -> str | None:
+    """Why `path` is not a file inside a repository; None when it is one."""
+    parts = path.split("/")
+    if any(part in ("", ".", "..") for part in parts) or not path.isprintable():
+        return "expected a relative path inside the repository, e.g. phased-updates-overrides.txt"
+    return None
+
+
+def command_problem(template: str) -> str | None:
+    """Why `template` is not an override command with {source}, {version} and {thing}."""
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError as error:
+        return f"not a command template ({error})"
+    if names != set(COMMAND_FIELDS):
+        return "expected a command with {source}, {version} and {thing}, and no other {field}"
+    return None
+
+
+def _checked(key: str, value: Any, problem: Callable[[str], str | None]) -> str:
+    text = _text(key, value)
+    reason = problem(text)
+    if reason is not None:
+        raise UsageError(f"{key} {redact(text)!r}: {reason}")
+    return text
+
+
 def _duration(key: str, value: Any) -> timedelta:
     try:
         duration = parse_duration(_text(key, value))
@@ -191,6 +278,14 @@ def _convert(key: str, value: Any) -> Any:
             return _text(key, value)
         case "errors_url" | "report_url":
             return _url(key, value)
+        case "overrides_git":
+            return _checked(key, value, git_url_problem)
+        case "overrides_git_branch":
+            return _checked(key, value, git_branch_problem)
+        case "overrides_git_file":
+            return _checked(key, value, git_file_problem)
+        case "override_command":
+            return _checked(key, value, command_problem)
         case "credentials" | "overrides" | "halts" | "state" | "report_dir":
             return _path(key, value)
         case "mail_preview_dir" | "smtp_password_file":
@@ -203,7 +298,7 @@ def _convert(key: str, value: Any) -> Any:
             return _duration(key, value)
         case "launchpad_workers" | "errors_workers":
             return _int(key, value, 1, 32)
-        case "errors_timeout" | "launchpad_timeout" | "smtp_timeout":
+        case "errors_timeout" | "launchpad_timeout" | "smtp_timeout" | "overrides_git_timeout":
             return _seconds(key, value)
         case "smtp_port":
             return _int(key, value, 1, 65535)

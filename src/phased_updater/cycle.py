@@ -80,7 +80,6 @@ class CycleOptions:
     anonymous: bool = False  # no credentials: the phaser's account is the last one known
     launchpad_workers: int = 4
     errors_workers: int = 4
-    overrides_source: str = ""  # where the overrides came from, for the log
     # The whole run's deadline, on the real clock: past it no further update is
     # started, those left are reported as not evaluated and the run exits 1. Requests
     # in flight end by their own deadlines. None: no limit.
@@ -229,10 +228,6 @@ class Cycle:
             self.now, self.dry_run, self.options.step, self.options.interval
         )
         result = CycleResult(self.run_id)
-        for error in self.overrides.errors:
-            log.warning(
-                "overrides file %s: %s (line skipped)", self.options.overrides_source, error
-            )
         try:
             work = self._list_work(result)
             self._process_all(work, result)

@@ -341,6 +341,24 @@ class Store:
                 ),
             )
 
+    def note_run(self, run_id: int, key: str, value: object) -> None:
+        """Add `key` to a finished run's summary (what its inputs were, e.g. the overrides)."""
+        with self.transaction() as db:
+            row = db.execute("SELECT summary FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                return
+            summary = json.loads(row["summary"]) if row["summary"] else {}
+            summary[key] = value
+            db.execute(
+                "UPDATE runs SET summary = ? WHERE id = ?",
+                (json.dumps(summary, sort_keys=True), run_id),
+            )
+
+    def decided_updates(self) -> set[tuple[str, str]]:
+        """(source, version) of every update any run decided on (one index scan)."""
+        rows = self.db.execute("SELECT DISTINCT source, version FROM decisions").fetchall()
+        return {(row[0], row[1]) for row in rows}
+
     def record(
         self,
         run_id: int,

@@ -35,6 +35,7 @@ CONSUMER, TOKEN, SECRET = "phased-updater", "mail-token", "mail-secret"
 SENDER = "phaser@ubuntu.example"
 SRU_LIST = "sru@lists.example"
 HOUR = timedelta(hours=1)
+SECOND_CRASH = "https://errors.ubuntu.com/problem/feed" + "0" * 36
 
 
 @dataclass
@@ -184,7 +185,7 @@ def test_a_new_set_of_problems_mails_again_and_the_same_set_does_not(
         # A new crash appears: it stops again, and this time the mail is about both.
         phaser.errors.new_buckets[key] = [
             first_bucket,
-            {"function": "foo_free()", "web_link": "https://errors.ubuntu.com/problem/feed"},
+            {"function": "foo_free()", "web_link": SECOND_CRASH},
         ]
         assert phaser.run(DEMO_NOW + 12 * HOUR, *smtp(server), "--overrides", str(overrides)) == 0
         assert len(server.received) == 3
@@ -195,7 +196,7 @@ def test_a_new_set_of_problems_mails_again_and_the_same_set_does_not(
         # The override for it comes, phasing resumes; the same problem comes back: no mail.
         overrides.write_text(
             f"libfoo, {crash.version}, {first_bucket['web_link']}\n"
-            f"libfoo, {crash.version}, https://errors.ubuntu.com/problem/feed\n"
+            f"libfoo, {crash.version}, {SECOND_CRASH}\n"
         )
         assert phaser.run(DEMO_NOW + 18 * HOUR, *smtp(server), "--overrides", str(overrides)) == 0
         overrides.write_text(f"libfoo, {crash.version}, {first_bucket['web_link']}\n")

@@ -22,7 +22,7 @@ from phased_updater.policy import decide, minimum_wait
 from tests.unit.factories import T0, binary, update
 
 SIX_HOURS = timedelta(hours=6)
-CRASH = Problem(ProblemKind.NEW_CRASH, "https://errors.ubuntu.com/problem/abc", "main()")
+CRASH = Problem(ProblemKind.NEW_CRASH, "https://errors.ubuntu.com/problem/" + "abc0" * 10, "main()")
 RATE = Problem(
     ProblemKind.INCREASED_RATE,
     "https://errors.ubuntu.com/?package=foo",

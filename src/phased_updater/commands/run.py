@@ -16,17 +16,23 @@ from phased_updater.commands.options import (
     check_report_dir_apart,
     launchpad_setup,
 )
+from phased_updater.commands.overrides import (
+    LoadedOverrides,
+    add_source_options,
+    load_overrides,
+    overrides_report,
+)
 from phased_updater.config import Settings, load_settings
-from phased_updater.cycle import Cycle, CycleOptions
-from phased_updater.errors import EXIT_INCOMPLETE, UsageError, error_text
+from phased_updater.cycle import Cycle, CycleOptions, CycleResult
+from phased_updater.errors import EXIT_INCOMPLETE, EXIT_OK, UsageError, error_text
 from phased_updater.halts import load_halts
 from phased_updater.lock import AlreadyRunning, exclusive
 from phased_updater.mail import outbox
 from phased_updater.mail.session import MailSession
-from phased_updater.overrides import Overrides
 from phased_updater.report import run_status
 from phased_updater.report.publish import publish
 from phased_updater.sources.errortracker import ErrorTrackerClient
+from phased_updater.sources.git_overrides import NoCopy
 from phased_updater.sources.launchpad import (
     Connection,
     LaunchpadArchive,
@@ -83,9 +89,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="after this long the run starts no further update; those left are reported"
         " as not evaluated and keep their level (default 1h)",
     )
-    parser.add_argument(
-        "--overrides", metavar="FILE", help="CSV of 'source, version, problem URL | increased-rate'"
-    )
+    add_source_options(parser)
     parser.add_argument(
         "--halts", metavar="FILE", help="JSON list of manual halts (see `phased-updater halt`)"
     )
@@ -121,7 +125,6 @@ def cycle_options(settings: Settings) -> CycleOptions:
         anonymous=settings.anonymous,
         launchpad_workers=settings.launchpad_workers,
         errors_workers=settings.errors_workers,
-        overrides_source=str(settings.overrides),
         run_deadline=settings.run_deadline,
     )
 
@@ -131,12 +134,17 @@ def run_once(settings: Settings) -> int:
     now = settings.now or datetime.now(UTC)
     with launchpad_setup():
         service_root = resolve_service_root(settings.launchpad)
-    overrides = Overrides.load(settings.overrides) if settings.overrides else Overrides()
     halts = load_halts(settings.halts)
     if settings.credentials is not None:
         check_credentials_file(settings.credentials)  # a bad file is a usage error, before any run
     if settings.anonymous and not settings.dry_run:
         log.info("no --credentials: logging in anonymously, so this is a dry run")
+    try:
+        overrides = load_overrides(settings, now, settings.overrides_cache_dir)
+    except NoCopy as error:
+        # Never a run without its overrides: it would stop what they let phase.
+        log.error("%s: no cycle runs without them", error)
+        return EXIT_INCOMPLETE
     store = Store.open(settings.state)
     prune_cache(settings.cache_dir, time.time())
     try:
@@ -165,7 +173,7 @@ def run_once(settings: Settings) -> int:
                 counts=counts,
             ),
             store,
-            overrides,
+            overrides.overrides,
             halts,
             now,
             listeners=[mail_session.on_decision],
@@ -173,7 +181,7 @@ def run_once(settings: Settings) -> int:
         with launchpad_setup():
             result = cycle.run()
         mail_session.finish()
-        status = result.exit_status
+        status = max(result.exit_status, record_overrides(settings, store, overrides, result, now))
         run = store.run(result.run_id)
         if settings.report_dir is not None and run is not None:
             deliveries = outbox.deliveries(store)
@@ -218,6 +226,29 @@ def write_run_status(
         )
     except OSError as error:
         log.error("cannot write %s to %s: %s", run_status.SNAPSHOT_NAME, report_dir, error)
+
+
+def record_overrides(
+    settings: Settings,
+    store: Store,
+    loaded: LoadedOverrides,
+    result: CycleResult,
+    now: datetime,
+) -> int:
+    """Keep the overrides' sources and feedback with the run, log it; its exit status.
+
+    A fetch that failed (the last good copy was used) is a failure of the run: exit 1.
+    """
+    updates = [(o.update.source, o.update.version) for o in result.outcomes]
+    updates += [(n.source, n.version) for n in result.not_evaluated]
+    report = overrides_report(loaded, settings, store, updates, now)
+    for line in report.warnings():
+        log.warning("%s", line)
+    store.note_run(result.run_id, "overrides", report.to_json())
+    failures = loaded.failures(now)
+    for failure in failures:
+        store.add_run_failure(result.run_id, EXIT_INCOMPLETE, failure)
+    return EXIT_INCOMPLETE if failures else EXIT_OK
 
 
 def handle(args: argparse.Namespace) -> int:

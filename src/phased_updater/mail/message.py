@@ -24,11 +24,11 @@ from email.utils import format_datetime, parseaddr
 from urllib.parse import quote
 
 from phased_updater.model import Decision, Problem, ProblemKind, Update
-from phased_updater.overrides import INCREASED_RATE, Override, normalise_url
+from phased_updater.override_feedback import SRU_TEAM, HowToOverride
+from phased_updater.overrides import normalise_url
 from phased_updater.report.anchors import update_anchor
 from phased_updater.text import one_line
 
-SRU_TEAM = "ubuntu-sru"
 # Long enough for any real signature, short enough to keep the message readable.
 MAX_SIGNATURE = 300
 MAX_DISPLAY_NAME = 100
@@ -124,12 +124,6 @@ class Stop:
         return "_".join(_FILE_UNSAFE.sub("-", part) for part in parts) + ".eml"
 
 
-def override_line(stop: Stop, problem: Problem) -> str:
-    """The overrides-file line that would let phasing go on despite `problem`."""
-    thing = INCREASED_RATE if problem.kind is ProblemKind.INCREASED_RATE else problem.url
-    return Override(stop.source, stop.version, one_line(thing)).to_csv()
-
-
 def subject(stop: Stop) -> str:
     return one_line(f"Phasing of {stop.source} {stop.version} in {stop.pocket} stopped")
 
@@ -170,8 +164,12 @@ def _paragraph(text: str, indent: str = "", first: str | None = None) -> list[st
     return [*wrapped.splitlines(), ""]
 
 
-def body(stop: Stop, report_url: str | None = None) -> str:
-    """The plain-text body (UTF-8) of the stop message."""
+def body(stop: Stop, report_url: str | None = None, how: HowToOverride | None = None) -> str:
+    """The plain-text body (UTF-8) of the stop message.
+
+    `how` says how this deployment takes an override (a change proposed to its
+    branch, or the charm's action); without it, lines for the overrides file.
+    """
     count = len(stop.remaining)
     lines = _paragraph(
         f"Phasing of {stop.source} {stop.version} in {stop.pocket} was stopped at"
@@ -202,13 +200,12 @@ def body(stop: Stop, report_url: str | None = None) -> str:
         "- ",
     )
     lines += _paragraph("If this update causes it, fix it in a follow-up upload.", "  ", "- ")
+    how = how or HowToOverride()
     lines += _paragraph(
-        f"If it does not (an old or unrelated crash), ask the SRU team ({SRU_TEAM}) for"
-        " an override. They would add these lines to the overrides file:",
-        "  ",
-        "- ",
+        f"If it does not (an old or unrelated crash), {how.request(SRU_TEAM)}", "  ", "- "
     )
-    lines += [f"    {override_line(stop, p)}" for p in stop.remaining] + [""]
+    steps = (how.step(stop.source, stop.version, p) for p in stop.remaining)
+    lines += [f"    {one_line(step)}" for step in steps] + [""]
     lines += _paragraph(
         f"Once every problem is overridden, phasing resumes at {stop.stopped_at}% on the next run.",
         "  ",

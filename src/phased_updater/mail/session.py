@@ -42,6 +42,7 @@ from phased_updater.mail.smtp import (
     Unreachable,
 )
 from phased_updater.model import Action, Decision, Update
+from phased_updater.override_feedback import HowToOverride
 from phased_updater.sources.launchpad import LaunchpadFailure
 from phased_updater.sources.people import DirectoryFactory, LookupFailed, PersonDirectory
 from phased_updater.store import Store
@@ -70,6 +71,8 @@ class MailSettings(SmtpSettings, Protocol):
     def effective_mail_preview_dir(self) -> Path: ...
     @property
     def effective_dry_run(self) -> bool: ...
+    @property
+    def how_to_override(self) -> HowToOverride: ...
 
 
 def email_off_reason(settings: MailSettings) -> str | None:
@@ -193,7 +196,7 @@ class MailSession:
             signer_link=update.signer_link,
             creator_link=update.creator_link,
             subject=compose.subject(stop),
-            body=compose.body(stop, self.settings.report_url),
+            body=compose.body(stop, self.settings.report_url, self.settings.how_to_override),
             queued_at=self.now,
             status=outbox.Status.SKIPPED if email_off else outbox.Status.PENDING,
             last_error=outbox.EMAIL_OFF if email_off else None,
@@ -261,7 +264,9 @@ class MailSession:
             message = compose.build_message(
                 key=item.stop.key,
                 subject_text=compose.subject(item.stop),
-                body_text=compose.body(item.stop, self.settings.report_url),
+                body_text=compose.body(
+                    item.stop, self.settings.report_url, self.settings.how_to_override
+                ),
                 sender=self._sender(),
                 to=to,
                 cc=cc,

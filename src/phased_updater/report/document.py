@@ -27,6 +27,17 @@ def _redact_optional(text: str | None) -> str | None:
     return redact(text) if text is not None else None
 
 
+def _redact_all(value: Any) -> Any:
+    """Every string in a JSON value redacted (who added an override may be an address)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list):
+        return [_redact_all(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _redact_all(item) for key, item in value.items()}
+    return value
+
+
 def _history_entry(record: DecisionRecord) -> dict[str, Any]:
     return {
         "at": format_timestamp(record.at),
@@ -150,6 +161,7 @@ def build_from(report: ReportInput) -> dict[str, Any]:
         "recently_completed": completed,
         "not_evaluated": not_evaluated,
         "failures": report.failures,
+        "overrides": _redact_all(report.overrides.to_json()) if report.overrides else None,
     }
 
 

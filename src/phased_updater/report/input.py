@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from phased_updater.forecast import expected_completion, share_offered
 from phased_updater.model import FULLY_PHASED, NotEvaluated, State, UpdateKey
+from phased_updater.override_feedback import OverridesReport
 from phased_updater.store import DecisionRecord, RunRecord, Store
 from phased_updater.text import redact
 
@@ -96,6 +97,8 @@ class ReportInput:
     history: dict[UpdateKey, list[DecisionRecord]]  # every update, oldest first
     now: datetime  # what "recent" and "in 3h" are relative to
     not_evaluated: tuple[Unevaluated, ...] = ()  # what the run could not read or decide
+    # The run's overrides (from its summary); None for a run recorded before they were.
+    overrides: OverridesReport | None = None
 
     @classmethod
     def load(cls, store: Store, run: RunRecord, now: datetime | None = None) -> ReportInput:
@@ -110,6 +113,7 @@ class ReportInput:
             history=history,
             now=now,
             not_evaluated=tuple(_unevaluated(store, run, history)),
+            overrides=OverridesReport.from_json(run.summary.get("overrides")),
         )
 
     @property

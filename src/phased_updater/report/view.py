@@ -18,7 +18,9 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from phased_updater.duration import format_duration
-from phased_updater.model import Problem
+from phased_updater.model import Problem, State
+from phased_updater.override_feedback import SRU_TEAM, OverridesReport, describe, place
+from phased_updater.overrides import Override, Overrides
 from phased_updater.report import timeline
 from phased_updater.report.anchors import update_anchor
 from phased_updater.report.input import (
@@ -115,6 +117,9 @@ class ProblemView:
     acknowledged: str | None = None
     # When the Error Tracker last reported it, for a problem a stop keeps on record.
     last_reported: str | None = None
+    # The override that covers it, when overridden: its row in the overrides panel.
+    override_anchor: str | None = None
+    override_origin: str | None = None
 
     @property
     def is_new_crash(self) -> bool:
@@ -220,6 +225,67 @@ class MailPanel:
 
 
 @dataclass(frozen=True)
+class OverrideRow:
+    """One override in force, in the overrides panel."""
+
+    anchor: str
+    source: str
+    version: str
+    thing: str
+    thing_url: str | None  # the problem's page, for a URL
+    where: str  # "<repository or file> line N"
+    origin: str  # who added it, when and why; "" for a plain file
+
+
+@dataclass(frozen=True)
+class SourceLine:
+    """One place the run read overrides from."""
+
+    kind: str
+    where: str
+    branch: str | None
+    path: str | None
+    commit: str | None
+    fetched: Moment | None
+    failure: str | None  # the fetch failed: which copy is used, and why
+    history_changed: str | None
+    count: int
+
+
+@dataclass(frozen=True)
+class LineProblem:
+    """A malformed, repeated or unmatched line."""
+
+    kind: str  # "malformed", "duplicate" or "unmatched"
+    where: str
+    text: str
+    message: str
+
+
+@dataclass(frozen=True)
+class OverridesPanel:
+    sources: tuple[SourceLine, ...]
+    rows: tuple[OverrideRow, ...]
+    other: int  # overrides in force for no update this run saw
+    problems: tuple[LineProblem, ...]
+    request: str  # how to add an override here, ending in a colon
+    steps: tuple[str, ...]  # the lines (or commands) that would override the current stops
+    emergency: str | None  # the command too, when a repository takes the changes
+
+
+@dataclass(frozen=True)
+class OverrideLinks:
+    """Finds the panel row of the override that covers a problem."""
+
+    lookup: Overrides
+    rows: dict[tuple[str, str, str], OverrideRow]
+
+    def find(self, source: str, version: str, problem: Problem) -> OverrideRow | None:
+        found = self.lookup.find(source, version, problem)
+        return self.rows.get(found.key) if found is not None else None
+
+
+@dataclass(frozen=True)
 class NeverDecided:
     """An update the run could not evaluate and no run ever decided on."""
 
@@ -246,6 +312,7 @@ class ReportView:
     # The run's failures, redacted, but those of an update shown as not evaluated.
     failures: tuple[str, ...] = ()
     never_decided: tuple[NeverDecided, ...] = ()  # not evaluated, and no state to show
+    overrides: OverridesPanel | None = None
 
     @property
     def incomplete(self) -> bool:
@@ -296,10 +363,12 @@ def _number(value: Any) -> float | None:
     return None
 
 
-def problem_view(problem: Problem) -> ProblemView:
+def problem_view(problem: Problem, override: OverrideRow | None = None) -> ProblemView:
     evidence = problem.evidence or {}
     ack = problem.acknowledged
     return ProblemView(
+        override_anchor=override.anchor if override else None,
+        override_origin=(override.origin or override.where) if override else None,
         kind=str(problem.kind),
         url=web_link(problem.url),
         signature=problem.signature,
@@ -374,6 +443,7 @@ def update_view(
     report: ReportInput,
     *,
     dry_run: bool,
+    links: OverrideLinks | None = None,
 ) -> UpdateView:
     now = report.now
     run = report.run
@@ -401,7 +471,13 @@ def update_view(
         decided_at=moment(record.until, now),  # the last of the identical ones it stands for
         reason=redact(record.reason),
         error=redact(record.error) if record.error else None,
-        problems=tuple(problem_view(p) for p in record.problems),
+        problems=tuple(
+            problem_view(
+                p,
+                links.find(record.source, record.version, p) if links and p.overridden else None,
+            )
+            for p in record.problems
+        ),
         overrides_applied=tuple(redact(o) for o in record.overrides_applied),
         launchpad_url=launchpad_url(record.source, record.version),
         errors_url=errors_url(record.source),
@@ -444,6 +520,88 @@ def mail_panel(
     )
 
 
+def _row(number: int, item: Override) -> OverrideRow:
+    return OverrideRow(
+        anchor=f"override-{number}",
+        source=item.source,
+        version=item.version,
+        thing=redact(item.thing),
+        thing_url=web_link(item.thing),
+        where=redact(place(item)),
+        origin=redact(describe(item.origin)),
+    )
+
+
+def overrides_panel(
+    overrides: OverridesReport,
+    records: Sequence[DecisionRecord],
+    run_at: datetime,
+    now: datetime,
+) -> tuple[OverridesPanel, OverrideLinks]:
+    """The panel, and the links from each overridden problem to its row.
+
+    `run_at`: when the run read the overrides (how old a copy was then); `now`: what
+    the page's relative times are measured from.
+    """
+    rows = tuple(_row(number, item) for number, item in enumerate(overrides.in_force, 1))
+    sources = tuple(
+        SourceLine(
+            kind=source.kind,
+            where=redact(source.where),
+            branch=source.branch,
+            path=source.path,
+            commit=source.commit,
+            fetched=moment(source.fetched_at, now) if source.fetched_at else None,
+            failure=redact(text) if (text := source.failure(run_at)) else None,
+            history_changed=source.history_changed,
+            count=source.count,
+        )
+        for source in overrides.sources
+    )
+    problems = [
+        LineProblem("malformed", redact(f"{e.where} {e.unit} {e.line}".strip()), e.text, e.reason)
+        for e in overrides.malformed
+    ]
+    problems += [
+        LineProblem(
+            "duplicate",
+            redact(place(d.override)),
+            d.override.to_csv(),
+            f"repeats {redact(place(d.first))}",
+        )
+        for d in overrides.duplicates
+    ]
+    problems += [
+        LineProblem(
+            "unmatched",
+            redact(place(u.override)),
+            u.override.to_csv(),
+            "matches no update being phased or stopped" + (f"; {u.hint}" if u.hint else ""),
+        )
+        for u in overrides.unmatched
+    ]
+    how = overrides.how_to
+    steps = tuple(
+        redact(how.step(record.source, record.version, problem))
+        for record in records
+        if record.state == State.STOPPED
+        for problem in record.problems
+        if not problem.overridden
+    )
+    emergency = how.command_example() if how.repository and how.command else None
+    panel = OverridesPanel(
+        sources=sources,
+        rows=rows,
+        other=overrides.other,
+        problems=tuple(problems),
+        request=redact(how.request(SRU_TEAM)),
+        steps=tuple(dict.fromkeys(steps)),
+        emergency=emergency,
+    )
+    by_key = {item.key: row for item, row in zip(overrides.in_force, rows, strict=True)}
+    return panel, OverrideLinks(overrides.lookup, by_key)
+
+
 def build(
     report: ReportInput,
     *,
@@ -452,6 +610,11 @@ def build(
 ) -> ReportView:
     """The whole page. Without `deliveries` and with email on, no mail panel is shown."""
     run = report.run
+    panel, links = (
+        overrides_panel(report.overrides, report.records, run.started, report.now)
+        if report.overrides is not None
+        else (None, None)
+    )
     updates: dict[str, list[UpdateView]] = {name: [] for name in SECTION_TITLES}
     for record in report.records:
         view = update_view(
@@ -459,6 +622,7 @@ def build(
             report.history.get(record.key, [record]),
             report,
             dry_run=run.dry_run,
+            links=links,
         )
         updates[STATE_SECTION.get(view.state, "unknown")].append(view)
     for record in report.recently_completed():
@@ -517,4 +681,5 @@ def build(
         ),
         failures=tuple(report.run_failures),
         never_decided=tuple(never_decided),
+        overrides=panel,
     )
