@@ -1,11 +1,11 @@
 # Every target installs what it needs: a .venv/ at the root and, for the tests,
 # the Debian packages they drive (apt, chromium, apache2, openssl, promtool from
-# prometheus, systemd-analyze from systemd).
+# prometheus, systemd-analyze from systemd, git).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-TEST_DEBS := apt chromium apache2 openssl prometheus systemd
+TEST_DEBS := apt chromium apache2 openssl prometheus systemd git
 
 .PHONY: venv demo test lint typecheck unit compat bench integration kill-loop clean
 
