@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from urllib.parse import parse_qs, urlsplit
 
 from peer_data import Override
 
 from phased_updater.debian import is_series_name, is_source_name, is_version
-from phased_updater.overrides import INCREASED_RATE
+from phased_updater.overrides import thing_error
 
-_PROBLEM_PATH = re.compile(r"/problem/[0-9a-f]{40}/?")
-_BUCKET_PATH = re.compile(r"/bucket/?")
 MAX_REASON = 500
 
 
@@ -37,28 +33,10 @@ def check_series(series: str) -> None:
 
 
 def check_problem(problem: str) -> None:
-    if problem == INCREASED_RATE:
-        return
-    parts = urlsplit(problem)
-    # A comma would split the overrides file's line; whitespace would end it.
-    well_formed = (
-        parts.scheme in ("http", "https")
-        and bool(parts.netloc)
-        and not re.search(r"[\s,]", problem)
-    )
-    is_problem = well_formed and _PROBLEM_PATH.fullmatch(parts.path) is not None
-    is_bucket = (
-        well_formed
-        and _BUCKET_PATH.fullmatch(parts.path) is not None
-        and bool(parse_qs(parts.query).get("id"))
-    )
-    if not (is_problem or is_bucket):
-        raise ValueError(
-            f"problem {problem!r} is neither an Error Tracker problem URL "
-            "(https://errors.ubuntu.com/problem/<sha1> or "
-            "https://errors.ubuntu.com/bucket/?id=...) "
-            f"nor {INCREASED_RATE!r}"
-        )
+    """The engine's rule (`overrides.thing_error`), so both accept the same overrides."""
+    reason = thing_error(problem)
+    if reason is not None:
+        raise ValueError(f"problem {reason}")
 
 
 def check_line(name: str, text: str, *, required: bool) -> None:
@@ -70,17 +48,27 @@ def check_line(name: str, text: str, *, required: bool) -> None:
 
 @dataclass(frozen=True)
 class OverrideParams:
+    """add-override and remove-override: the override, who changes it and why."""
+
     package: str
     version: str
     problem: str
+    # Required by actions.yaml; the defaults make a missing one a clear failure.
+    by: str = ""
+    reason: str = ""
 
     def __post_init__(self) -> None:
         check_package(self.package)
         check_version(self.version)
         check_problem(self.problem)
+        check_line("by", self.by, required=True)
+        check_line("reason", self.reason, required=True)
 
-    def override(self) -> Override:
-        return Override(self.package, self.version, self.problem)
+    def override(self, at: str) -> Override:
+        """The record add-override keeps: `at` is when it was added."""
+        return Override(
+            self.package, self.version, self.problem, self.by.strip(), self.reason.strip(), at
+        )
 
 
 @dataclass(frozen=True)

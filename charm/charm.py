@@ -40,6 +40,7 @@ from workload_files import (
 )
 
 import phased_updater
+from phased_updater.text import redact
 
 # The engine's pure modules reach the charm through its build (charmcraft.yaml stages
 # src/phased_updater into the charm's lib/, which dispatch puts on the path); the
@@ -153,6 +154,7 @@ class PhasedUpdaterCharm(ops.CharmBase):
         owner = SYSTEM_USER
         workload.write_file(layout.config, render_config(state, layout), 0o640, owner)
         workload.write_file(layout.overrides, render_overrides(state.peers.overrides), 0o640, owner)
+        workload.remove_file(layout.old_overrides)
         workload.write_file(layout.halts, render_halts(state.peers.halts), 0o640, owner)
         self._write_secret(layout.credentials, state.launchpad_credentials)
         self._write_secret(layout.smtp_password, state.smtp.password if state.smtp else None)
@@ -306,32 +308,62 @@ class PhasedUpdaterCharm(ops.CharmBase):
         params = event.load_params(OverrideParams, errors="fail")
         if not self._require_leader(event, "add-override"):
             return
-        override = params.override()
+        state = self._require_state(event)
+        if state is None:
+            return
+        override = params.override(datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        existing = state.peers.find_override(override)
+        if existing is not None:
+            # The first record stays: who added it and why is not rewritten.
+            event.fail(f"already overridden: {existing.described()}")
+            return
         records = self._update_peers(event, lambda peers: peers.with_override(override))
         if records is not None:
+            logger.info("override added: %s", override.described())
             event.set_results({"added": override.line(), "count": str(len(records.overrides))})
 
     def _on_remove_override(self, event: ops.ActionEvent) -> None:
         params = event.load_params(OverrideParams, errors="fail")
         if not self._require_leader(event, "remove-override"):
             return
-        override = params.override()
         state = self._require_state(event)
         if state is None:
             return
-        if override not in state.peers.overrides:
+        override = params.override("")
+        existing = state.peers.find_override(override)
+        if existing is None:
             event.fail(f"no override {override.line()}; see the list-overrides action")
             return
         records = self._update_peers(event, lambda peers: peers.without_override(override))
         if records is not None:
-            event.set_results({"removed": override.line(), "count": str(len(records.overrides))})
+            # Juju keeps the action's parameters and this log: who removed it and why.
+            logger.info(
+                "override removed by %s (%s): %s", params.by, params.reason, existing.described()
+            )
+            event.set_results(
+                {
+                    "removed": existing.described(),
+                    "count": str(len(records.overrides)),
+                }
+            )
 
     def _on_list_overrides(self, event: ops.ActionEvent) -> None:
         state = self._require_state(event)
         if state is None:
             return
-        lines = [override.line() for override in state.peers.overrides]
-        event.set_results({"count": str(len(lines)), "overrides": "\n".join(lines)})
+        overrides = state.peers.overrides
+        results = {
+            "count": str(len(overrides)),
+            "overrides": "\n".join(override.line() for override in overrides),
+            "added": "\n".join(override.described() for override in overrides),
+        }
+        config = state.config
+        if config.overrides_repository:
+            results["repository"] = (
+                f"{redact(config.overrides_repository)} branch {config.overrides_branch}"
+                f" file {config.overrides_file} applies too: see the report's overrides panel"
+            )
+        event.set_results(results)
 
     def _on_run_now(self, event: ops.ActionEvent) -> None:
         params = event.load_params(RunNowParams, errors="fail")

@@ -19,9 +19,17 @@ import ops
 from cos_agent import Topology
 from peer_data import LEADER_KEY, PeerDataError, PeerRecords
 
-from phased_updater.config import SMTP_SECURITY
+from phased_updater.config import (
+    DEFAULT_OVERRIDES_BRANCH,
+    DEFAULT_OVERRIDES_FILE,
+    SMTP_SECURITY,
+    git_branch_problem,
+    git_file_problem,
+    git_url_problem,
+)
 from phased_updater.debian import is_series_name
 from phased_updater.duration import parse_duration
+from phased_updater.text import redact
 
 MIN_INTERVAL_SECONDS = 15 * 60
 LAUNCHPAD_INSTANCES = ("production", "staging", "qastaging")
@@ -86,6 +94,10 @@ class CharmConfig:
     mail_cc: str = ""
     report_port: int = 8080
     report_url: str = ""
+    # The git branch the SRU team keeps its overrides in; empty: the actions' alone.
+    overrides_repository: str = ""
+    overrides_branch: str = DEFAULT_OVERRIDES_BRANCH
+    overrides_file: str = DEFAULT_OVERRIDES_FILE
     # Derived, typed forms of the strings above.
     run_every_seconds: int = field(init=False)  # the timer's period
     series_list: tuple[str, ...] = field(init=False)
@@ -131,6 +143,16 @@ class CharmConfig:
             )
         if self.report_url and not _is_http_url(self.report_url):
             raise ConfigurationError("report-url", self.report_url, "must be an http(s) URL")
+        # The engine's own rules, so that the unit never writes a config it refuses.
+        if self.overrides_repository:
+            for option, value, problem in (
+                ("overrides-repository", self.overrides_repository, git_url_problem),
+                ("overrides-branch", self.overrides_branch, git_branch_problem),
+                ("overrides-file", self.overrides_file, git_file_problem),
+            ):
+                reason = problem(value)
+                if reason is not None:
+                    raise ConfigurationError(option, redact(value), reason)
         object.__setattr__(self, "run_every_seconds", int(run_every.total_seconds()))
         object.__setattr__(self, "series_list", series)
         object.__setattr__(self, "mail_cc_list", cc)

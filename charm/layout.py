@@ -47,6 +47,12 @@ class Layout:
 
     @property
     def overrides(self) -> Path:
+        """The overrides added with the actions, with who added them and why."""
+        return self.etc / "overrides.json"
+
+    @property
+    def old_overrides(self) -> Path:
+        """Where charm revisions before attribution kept them (removed on upgrade)."""
         return self.etc / "overrides.csv"
 
     @property

@@ -1,7 +1,9 @@
 """Overrides and manual halts, kept in the peer relation's application databag.
 
 Only the leader writes them (from actions); every unit renders them into the engine's
-files. The databag outlives any one unit, so a new leader inherits them.
+files. The databag outlives any one unit, so a new leader inherits them. An override
+keeps who added it, why and when (`by`, `reason`, `at`); one added by an earlier
+revision of the charm, before they were asked for, has them empty.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from phased_updater.overrides import Override as OverrideLine
+from phased_updater.overrides import thing_key
 
 OVERRIDES_KEY = "overrides"
 HALTS_KEY = "halts"
@@ -29,13 +32,35 @@ class Override:
     source: str
     version: str
     problem: str
+    by: str = ""
+    reason: str = ""
+    at: str = ""
 
     def to_json(self) -> dict[str, str]:
-        return {"source": self.source, "version": self.version, "problem": self.problem}
+        # The engine's records (overrides.parse_records) have these field names.
+        return {
+            "source": self.source,
+            "version": self.version,
+            "problem": self.problem,
+            "by": self.by,
+            "reason": self.reason,
+            "at": self.at,
+        }
 
     def line(self) -> str:
-        """As a line of the engine's overrides file (and of list-overrides)."""
+        """As a line of the SRU team's overrides file (and of list-overrides)."""
         return OverrideLine(self.source, self.version, self.problem).to_csv()
+
+    def described(self) -> str:
+        """The line with who added it, when and why."""
+        when = f" on {self.at}" if self.at else ""
+        why = f": {self.reason}" if self.reason else ""
+        return f"{self.line()} (added by {self.by or 'unknown'}{when}{why})"
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """Two records with the same key are the same override, whoever added them."""
+        return (self.source, self.version, thing_key(self.problem))
 
 
 @dataclass(frozen=True)
@@ -62,7 +87,9 @@ class Halt:
         }
 
 
-def _records(databag: Mapping[str, str], key: str, fields: tuple[str, ...]) -> list[dict[str, str]]:
+def _records(
+    databag: Mapping[str, str], key: str, fields: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> list[dict[str, str]]:
     raw = databag.get(key, "[]")
     try:
         items: Any = json.loads(raw)
@@ -72,11 +99,13 @@ def _records(databag: Mapping[str, str], key: str, fields: tuple[str, ...]) -> l
         raise PeerDataError(f"peer data {key!r} is not a list")
     records = []
     for item in items:
-        if not isinstance(item, dict) or any(
-            not isinstance(item.get(name), str) for name in fields
+        if (
+            not isinstance(item, dict)
+            or any(not isinstance(item.get(name), str) for name in fields)
+            or any(not isinstance(item.get(name, ""), str) for name in optional)
         ):
             raise PeerDataError(f"peer data {key!r} has a malformed entry: {item!r}")
-        records.append({name: item[name] for name in fields})
+        records.append({name: item.get(name, "") for name in (*fields, *optional)})
     return records
 
 
@@ -87,7 +116,9 @@ class PeerRecords:
 
     @classmethod
     def load(cls, databag: Mapping[str, str]) -> PeerRecords:
-        overrides = _records(databag, OVERRIDES_KEY, ("source", "version", "problem"))
+        overrides = _records(
+            databag, OVERRIDES_KEY, ("source", "version", "problem"), ("by", "reason", "at")
+        )
         halts = _records(databag, HALTS_KEY, ("series", "source", "version", "reason", "by", "at"))
         return cls(
             overrides=tuple(Override(**item) for item in overrides),
@@ -98,13 +129,17 @@ class PeerRecords:
         databag[OVERRIDES_KEY] = json.dumps([item.to_json() for item in self.overrides])
         databag[HALTS_KEY] = json.dumps([item.to_json() for item in self.halts])
 
+    def find_override(self, override: Override) -> Override | None:
+        """The record of the same override (same source, version and problem), if any."""
+        return next((o for o in self.overrides if o.key == override.key), None)
+
     def with_override(self, override: Override) -> PeerRecords:
-        if override in self.overrides:
+        if self.find_override(override) is not None:
             return self
         return replace(self, overrides=(*self.overrides, override))
 
     def without_override(self, override: Override) -> PeerRecords:
-        return replace(self, overrides=tuple(o for o in self.overrides if o != override))
+        return replace(self, overrides=tuple(o for o in self.overrides if o.key != override.key))
 
     def find_halt(self, key: tuple[str, str, str]) -> Halt | None:
         return next((halt for halt in self.halts if halt.key() == key), None)

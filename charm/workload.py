@@ -25,15 +25,17 @@ from status_summary import LastRun
 
 logger = logging.getLogger(__name__)
 
-# Ubuntu's packages for the engine's dependencies (pyproject.toml lists the same five).
-# They are upgraded by unattended-upgrades, not by upgrade-charm, so a charm upgrade
-# never swaps a library under a running cycle.
+# Ubuntu's packages for the engine's dependencies (pyproject.toml lists the same five),
+# and git, which fetches the overrides' repository. They are upgraded by
+# unattended-upgrades, not by upgrade-charm, so a charm upgrade never swaps a library
+# under a running cycle.
 DEBIAN_PACKAGES = (
     "python3-launchpadlib",
     "python3-requests",
     "python3-jinja2",
     "python3-waitress",
     "python3-prometheus-client",
+    "git",
 )
 
 

@@ -18,6 +18,11 @@ from peer_data import Halt, Override
 CYCLE_BUSY_EXIT = 75
 # The first run after the timer starts (install, new leader, changed interval).
 FIRST_RUN_DELAY = "2min"
+# How the report and the stop mail tell the SRU team to add an override here.
+OVERRIDE_COMMAND = (
+    "juju run {app}/leader add-override package={{source}} version={{version}}"
+    ' problem={{thing}} by=YOUR-LAUNCHPAD-ID reason="WHY IT IS NOT A REGRESSION"'
+)
 
 HEADER = "Written by the phased-updater charm; local changes are overwritten."
 
@@ -65,12 +70,19 @@ def render_config(state: CharmState, layout: Layout) -> str:
         "step": config.step,
         "interval": config.interval,
         "overrides": str(layout.overrides),
+        "override_command": OVERRIDE_COMMAND.format(app=state.topology.application),
         "halts": str(layout.halts),
         "state": str(layout.state),
         "report_dir": str(layout.report_dir),
         "dry_run": state.dry_run,
         "run_deadline": f"{run_deadline_seconds(config.run_every_seconds)}s",
     }
+    if config.overrides_repository:
+        settings |= {
+            "overrides_git": config.overrides_repository,
+            "overrides_git_branch": config.overrides_branch,
+            "overrides_git_file": config.overrides_file,
+        }
     if state.launchpad_credentials is not None:
         settings["credentials"] = str(layout.credentials)
     if state.report_url:
@@ -96,9 +108,12 @@ def render_config(state: CharmState, layout: Layout) -> str:
 
 
 def render_overrides(overrides: Sequence[Override]) -> str:
-    lines = [f"# {HEADER}", "# Managed with: juju run <app>/leader add-override|remove-override"]
-    lines += [item.line() for item in overrides]
-    return "\n".join(lines) + "\n"
+    """The engine's records of the actions' overrides (`overrides.parse_records`)."""
+    document = {
+        "comment": f"{HEADER} Managed with: juju run <app>/leader add-override|remove-override",
+        "overrides": [item.to_json() for item in overrides],
+    }
+    return json.dumps(document, indent=2) + "\n"
 
 
 def render_halts(halts: Sequence[Halt]) -> str:

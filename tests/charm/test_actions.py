@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -16,9 +19,11 @@ from tests.charm.fake_workload import FakeWorkload
 
 PROBLEM = "https://errors.ubuntu.com/problem/" + "0123456789" * 4
 BUCKET = "https://errors.ubuntu.com/bucket/?id=/usr/bin/foo:11:bar"
-OVERRIDE = Override("openssl", "3.0.13-0ubuntu3.5", PROBLEM)
+OVERRIDE = Override(
+    "openssl", "3.0.13-0ubuntu3.5", PROBLEM, "alice", "an old crash", "2025-01-01T09:00:00Z"
+)
 HALT = Halt("noble", "glibc", "2.39-0ubuntu8.4", "breaks boot", "sru-team", "2025-01-01T10:00:00Z")
-OVERRIDES_FILE = Path("/etc/phased-updater/overrides.csv")
+OVERRIDES_FILE = Path("/etc/phased-updater/overrides.json")
 REPORT = Path("/var/lib/phased-updater/report/phased-updates.json")
 WRAPPER = "/opt/phased-updater/bin/phased-updater"
 CONFIG = "/etc/phased-updater/config.toml"
@@ -47,15 +52,27 @@ def with_credentials(
     )
 
 
-def override_params(problem: str = PROBLEM) -> dict[str, str]:
-    return {"package": "openssl", "version": "3.0.13-0ubuntu3.5", "problem": problem}
+def override_params(problem: str = PROBLEM, **changes: str) -> dict[str, str]:
+    params = {
+        "package": "openssl",
+        "version": "3.0.13-0ubuntu3.5",
+        "problem": problem,
+        "by": "bob",
+        "reason": "the crash is in libfoo, not in openssl",
+    }
+    return {**params, **changes}
+
+
+def written_overrides(workload: FakeWorkload) -> list[dict[str, str]]:
+    entries: list[dict[str, str]] = json.loads(workload.files[OVERRIDES_FILE].content)["overrides"]
+    return entries
 
 
 # -- add-override / remove-override / list-overrides ------------------------------
 
 
 @pytest.mark.parametrize("problem", [PROBLEM, BUCKET, "increased-rate"])
-def test_add_override(
+def test_add_override_keeps_who_added_it_and_why(
     ctx: testing.Context[PhasedUpdaterCharm], workload: FakeWorkload, problem: str
 ) -> None:
     state = testing.State(leader=True, relations={peer_relation()})
@@ -64,51 +81,81 @@ def test_add_override(
 
     line = f"openssl, 3.0.13-0ubuntu3.5, {problem}"
     assert ctx.action_results == {"added": line, "count": "1"}
-    assert peer_records(out).overrides == (Override("openssl", "3.0.13-0ubuntu3.5", problem),)
-    assert workload.files[OVERRIDES_FILE].content.splitlines()[-1] == line
+    [record] = peer_records(out).overrides
+    assert (record.line(), record.by, record.reason) == (
+        line,
+        "bob",
+        "the crash is in libfoo, not in openssl",
+    )
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", record.at)
+    assert written_overrides(workload) == [record.to_json()]
 
 
-def test_adding_an_override_twice_keeps_one(
+def test_adding_an_override_again_keeps_the_first_record_and_says_whose_it_is(
     ctx: testing.Context[PhasedUpdaterCharm], workload: FakeWorkload
 ) -> None:
     state = testing.State(leader=True, relations={peer_relation([OVERRIDE])})
 
-    out = ctx.run(ctx.on.action("add-override", params=override_params()), state)
+    with pytest.raises(testing.ActionFailed) as failure:
+        # The same problem in another spelling is the same override.
+        ctx.run(ctx.on.action("add-override", params=override_params(PROBLEM + "/")), state)
 
-    assert ctx.action_results is not None and ctx.action_results["count"] == "1"
-    assert peer_records(out).overrides == (OVERRIDE,)
+    assert failure.value.message == (
+        f"already overridden: openssl, 3.0.13-0ubuntu3.5, {PROBLEM}"
+        " (added by alice on 2025-01-01T09:00:00Z: an old crash)"
+    )
 
 
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        (
-            {**override_params(), "package": "OpenSSL"},
-            "package 'OpenSSL' is not a Debian source package name",
-        ),
-        (
-            {**override_params(), "version": "ubuntu1"},
-            "version 'ubuntu1' is not a Debian version",
-        ),
+        (override_params(package="OpenSSL"), "package 'OpenSSL' is not a Debian source package"),
+        (override_params(version="ubuntu1"), "version 'ubuntu1' is not a Debian version"),
         (override_params("https://errors.ubuntu.com/problem/xyz"), "is neither an Error Tracker"),
         (override_params("increased rate"), "is neither an Error Tracker problem URL"),
         (override_params(PROBLEM + ",x"), "is neither an Error Tracker problem URL"),
         (override_params("https://errors.ubuntu.com/bucket/?q=1"), "is neither an Error Tracker"),
+        (override_params("http://example.com/foo"), "is neither an Error Tracker"),
+        (override_params(by=""), "by must not be empty"),
+        (override_params(reason="  "), "reason must not be empty"),
+        (override_params(reason="two\nlines"), "reason must be one line"),
+        (
+            {k: v for k, v in override_params().items() if k != "reason"},
+            "reason must not be empty",
+        ),
     ],
 )
-def test_add_override_rejects_bad_parameters(
+@pytest.mark.parametrize("action", ["add-override", "remove-override"])
+def test_override_actions_reject_bad_parameters(
     ctx: testing.Context[PhasedUpdaterCharm],
     workload: FakeWorkload,
+    action: str,
     params: dict[str, str],
     message: str,
 ) -> None:
-    state = testing.State(leader=True, relations={peer_relation()})
+    state = testing.State(leader=True, relations={peer_relation([OVERRIDE])})
 
     with pytest.raises(testing.ActionFailed) as failure:
-        ctx.run(ctx.on.action("add-override", params=params), state)
+        ctx.run(ctx.on.action(action, params=params), state)
 
     assert failure.value.message.startswith("Error in action parameters: ")
     assert message in failure.value.message
+
+
+def test_the_charm_and_the_engine_accept_the_same_problems() -> None:
+    """One rule: the action refuses exactly what the engine's files would skip."""
+    from action_params import check_problem
+
+    from phased_updater.overrides import parse_line
+
+    for thing in (PROBLEM, BUCKET, "increased-rate", "http://example.com/foo", "x", PROBLEM + ","):
+        engine_refuses = isinstance(parse_line(f"openssl, 1.0-1, {thing}"), str)
+        try:
+            check_problem(thing)
+            charm_refuses = False
+        except ValueError:
+            charm_refuses = True
+        assert charm_refuses == engine_refuses, thing
 
 
 @pytest.mark.parametrize("action", ["add-override", "remove-override"])
@@ -135,14 +182,20 @@ def test_add_override_before_the_peer_relation_exists(
     assert "peer relation does not exist yet" in failure.value.message
 
 
-def test_remove_override(ctx: testing.Context[PhasedUpdaterCharm], workload: FakeWorkload) -> None:
+def test_remove_override_says_what_it_removed_and_logs_who_and_why(
+    ctx: testing.Context[PhasedUpdaterCharm],
+    workload: FakeWorkload,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     state = testing.State(leader=True, relations={peer_relation([OVERRIDE])})
 
-    out = ctx.run(ctx.on.action("remove-override", params=override_params()), state)
+    with caplog.at_level(logging.INFO):
+        out = ctx.run(ctx.on.action("remove-override", params=override_params()), state)
 
-    assert ctx.action_results == {"removed": f"openssl, 3.0.13-0ubuntu3.5, {PROBLEM}", "count": "0"}
+    assert ctx.action_results == {"removed": OVERRIDE.described(), "count": "0"}
     assert peer_records(out).overrides == ()
-    assert PROBLEM not in workload.files[OVERRIDES_FILE].content
+    assert written_overrides(workload) == []
+    assert "override removed by bob (the crash is in libfoo, not in openssl)" in caplog.text
 
 
 def test_remove_unknown_override_fails(
@@ -161,6 +214,7 @@ def test_remove_unknown_override_fails(
 def test_list_overrides_runs_on_any_unit(
     ctx: testing.Context[PhasedUpdaterCharm], workload: FakeWorkload
 ) -> None:
+    # Added by an earlier charm revision, before by and reason were asked for.
     second = Override("glibc", "2.39-0ubuntu8.4", "increased-rate")
     state = testing.State(leader=False, relations={peer_relation([OVERRIDE, second])})
 
@@ -170,7 +224,25 @@ def test_list_overrides_runs_on_any_unit(
         "count": "2",
         "overrides": f"openssl, 3.0.13-0ubuntu3.5, {PROBLEM}\n"
         "glibc, 2.39-0ubuntu8.4, increased-rate",
+        "added": f"openssl, 3.0.13-0ubuntu3.5, {PROBLEM} (added by alice on"
+        " 2025-01-01T09:00:00Z: an old crash)\n"
+        "glibc, 2.39-0ubuntu8.4, increased-rate (added by unknown)",
     }
+
+
+def test_list_overrides_names_the_repository_that_applies_too(
+    ctx: testing.Context[PhasedUpdaterCharm], workload: FakeWorkload
+) -> None:
+    config = {"overrides-repository": "https://bot:tok@git.example/o.git", "overrides-branch": "x"}
+    state = testing.State(leader=False, config=config, relations={peer_relation()})
+
+    ctx.run(ctx.on.action("list-overrides"), state)
+
+    assert ctx.action_results is not None
+    assert ctx.action_results["repository"] == (
+        "https://[hidden]@git.example/o.git branch x file phased-updates-overrides.txt"
+        " applies too: see the report's overrides panel"
+    )
 
 
 def test_list_overrides_fails_while_blocked(

@@ -44,7 +44,10 @@ def test_valid_config_reaches_the_engine(
         "series": ["noble", "jammy"],
         "step": 25,
         "interval": "1h30m",
-        "overrides": "/etc/phased-updater/overrides.csv",
+        "overrides": "/etc/phased-updater/overrides.json",
+        "override_command": "juju run phased-updater/leader add-override package={source}"
+        ' version={version} problem={thing} by=YOUR-LAUNCHPAD-ID reason="WHY IT IS NOT A'
+        ' REGRESSION"',
         "halts": "/etc/phased-updater/halts.json",
         "state": "/var/lib/phased-updater/state.sqlite",
         "report_dir": "/var/lib/phased-updater/report",
@@ -232,3 +235,71 @@ def test_juju_proxy_settings_reach_the_run_service(
     service = workload.files[Path("/etc/systemd/system/phased-updater-run.service")].content
     assert 'Environment="HTTPS_PROXY=http://squid.internal:3128"\n' in service
     assert 'Environment="https_proxy=http://squid.internal:3128"\n' in service
+
+
+REPOSITORY = "https://git.launchpad.net/~ubuntu-sru/+git/phased-update-overrides"
+
+
+def test_the_overrides_repository_reaches_the_engine_with_the_actions_overrides(
+    ctx: testing.Context[PhasedUpdaterCharm], workload: FakeWorkload
+) -> None:
+    config = {
+        "overrides-repository": REPOSITORY,
+        "overrides-branch": "main",
+        "overrides-file": "phased-updates-overrides.txt",
+    }
+    out = ctx.run(ctx.on.config_changed(), testing.State(leader=True, config=config))
+
+    engine = engine_config(workload)
+    assert (engine["overrides_git"], engine["overrides_git_branch"]) == (REPOSITORY, "main")
+    assert engine["overrides_git_file"] == "phased-updates-overrides.txt"
+    # Both sources apply: the actions' records stay configured too.
+    assert engine["overrides"] == "/etc/phased-updater/overrides.json"
+    assert isinstance(out.unit_status, ops.ActiveStatus)
+
+
+def test_without_a_repository_the_engine_gets_the_actions_overrides_alone(
+    ctx: testing.Context[PhasedUpdaterCharm], workload: FakeWorkload
+) -> None:
+    # A branch or file without a repository means nothing, and blocks nothing.
+    config = {"overrides-branch": "not..checked"}
+    out = ctx.run(ctx.on.config_changed(), testing.State(leader=True, config=config))
+
+    assert "overrides_git" not in engine_config(workload)
+    assert isinstance(out.unit_status, ops.ActiveStatus)
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            {"overrides-repository": "lp:~ubuntu-sru/+git/phased-update-overrides"},
+            "invalid overrides-repository 'lp:~ubuntu-sru/+git/phased-update-overrides':"
+            " expected a git URL (https://, http://, git://, ssh://, file://)",
+        ),
+        (
+            {"overrides-repository": "ftp://bot:s3cret@git.example/o.git"},
+            "invalid overrides-repository 'ftp://[hidden]@git.example/o.git': expected a git URL",
+        ),
+        (
+            {"overrides-repository": REPOSITORY, "overrides-branch": "a..b"},
+            "invalid overrides-branch 'a..b': not a git branch name",
+        ),
+        (
+            {"overrides-repository": REPOSITORY, "overrides-file": "../etc/passwd"},
+            "invalid overrides-file '../etc/passwd': expected a relative path inside",
+        ),
+    ],
+)
+def test_an_overrides_repository_git_cannot_use_blocks_naming_it(
+    ctx: testing.Context[PhasedUpdaterCharm],
+    workload: FakeWorkload,
+    config: dict[str, str],
+    message: str,
+) -> None:
+    out = ctx.run(ctx.on.config_changed(), testing.State(leader=True, config=config))
+
+    assert isinstance(out.unit_status, ops.BlockedStatus)
+    assert out.unit_status.message.startswith(message)
+    assert "s3cret" not in out.unit_status.message
+    assert workload.calls == []

@@ -1,8 +1,10 @@
-"""What the charm writes is what the engine reads: the config and the halts file."""
+"""What the charm writes is what the engine reads: the config, the overrides and the halts."""
 
 from __future__ import annotations
 
 import json
+import shlex
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ops import testing
@@ -12,7 +14,9 @@ from charm import PhasedUpdaterCharm
 from phased_updater.cli import build_parser
 from phased_updater.config import load_settings
 from phased_updater.halts import parse_halts
-from phased_updater.overrides import Overrides
+from phased_updater.model import Problem, ProblemKind
+from phased_updater.override_feedback import describe
+from phased_updater.overrides import Origin, Overrides
 from tests.charm.conftest import peer_relation
 from tests.charm.fake_workload import FakeWorkload
 
@@ -42,21 +46,89 @@ def test_the_engine_accepts_the_config_the_charm_writes(
 
 
 def test_the_engine_reads_the_overrides_and_halts_the_charm_renders(
-    ctx: testing.Context[PhasedUpdaterCharm], workload: FakeWorkload
+    ctx: testing.Context[PhasedUpdaterCharm], workload: FakeWorkload, tmp_path: Path
 ) -> None:
     peers = peer_relation(
-        overrides=[Override("openssl", "3.0.13-0ubuntu3.5", URL)],
+        overrides=[
+            Override(
+                "openssl", "3.0.13-0ubuntu3.5", URL, "alice", "old crash", "2025-01-02T03:04:05Z"
+            ),
+            Override("glibc", "2.39-0ubuntu8.4", "increased-rate"),  # recorded before attribution
+        ],
         halts=[
             Halt("noble", "glibc", "2.39-0ubuntu8.4", "boot", "sru", "2025-01-01T00:00:00+00:00")
         ],
     )
     ctx.run(ctx.on.config_changed(), testing.State(leader=True, relations=[peers]))
+    written = tmp_path / "overrides.json"
+    written.write_text(workload.text("/etc/phased-updater/overrides.json"))
 
-    overrides = Overrides.parse(workload.text("/etc/phased-updater/overrides.csv"))
+    overrides = Overrides.load(written)
+
     assert [(o.source, o.version, o.thing) for o in overrides.items] == [
-        ("openssl", "3.0.13-0ubuntu3.5", URL)
+        ("openssl", "3.0.13-0ubuntu3.5", URL),
+        ("glibc", "2.39-0ubuntu8.4", "increased-rate"),
     ]
     assert overrides.errors == ()
+    first = overrides.items[0].origin
+    assert first == Origin(
+        "action",
+        str(written),
+        by="alice",
+        at=datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC),
+        reason="old crash",
+    )
+    assert describe(first) == "added by alice with add-override on 2025-01-02: old crash"
+    assert overrides.items[1].origin == Origin("action", str(written))
     halts = parse_halts(workload.text("/etc/phased-updater/halts.json"))
     assert list(halts) == [("noble", "glibc", "2.39-0ubuntu8.4")]
     assert json.loads(workload.text("/etc/phased-updater/halts.json"))["halts"][0]["by"] == "sru"
+
+
+def test_the_engine_takes_the_repository_and_the_override_command_the_charm_configures(
+    ctx: testing.Context[PhasedUpdaterCharm], workload: FakeWorkload, tmp_path: Path
+) -> None:
+    config: dict[str, str | int | float | bool] = {
+        "overrides-repository": "https://git.launchpad.net/~ubuntu-sru/+git/phased-update-overrides",
+        "overrides-branch": "release/2025",
+        "overrides-file": "lists/phased-updates-overrides.txt",
+    }
+    ctx.run(ctx.on.config_changed(), testing.State(leader=True, config=config))
+    written = tmp_path / "config.toml"
+    written.write_text(workload.text("/etc/phased-updater/config.toml"))
+
+    settings = load_settings(build_parser().parse_args(["run", "--config", str(written)]))
+
+    assert settings.overrides_git == config["overrides-repository"]
+    assert settings.overrides_git_branch == "release/2025"
+    assert settings.overrides_git_file == "lists/phased-updates-overrides.txt"
+    assert settings.overrides == Path("/etc/phased-updater/overrides.json")
+    how = settings.how_to_override
+    assert how.request("ubuntu-sru").startswith(
+        "propose a change to lists/phased-updates-overrides.txt on branch release/2025 of"
+        " https://git.launchpad.net/~ubuntu-sru/+git/phased-update-overrides"
+    )
+    assert how.command_example() == (
+        "juju run phased-updater/leader add-override package=SOURCE version=VERSION"
+        ' problem=PROBLEM-URL by=YOUR-LAUNCHPAD-ID reason="WHY IT IS NOT A REGRESSION"'
+    )
+
+
+def test_without_a_repository_the_engine_tells_people_the_juju_command(
+    ctx: testing.Context[PhasedUpdaterCharm], workload: FakeWorkload, tmp_path: Path
+) -> None:
+    ctx.run(ctx.on.config_changed(), testing.State(leader=True))
+    written = tmp_path / "config.toml"
+    written.write_text(workload.text("/etc/phased-updater/config.toml"))
+
+    settings = load_settings(build_parser().parse_args(["run", "--config", str(written)]))
+
+    assert settings.overrides_git is None
+    step = settings.how_to_override.step(
+        "openssl", "3.0.13-0ubuntu3.5", Problem(ProblemKind.NEW_CRASH, URL + "?x=1&y=2")
+    )
+    # Copied into a shell, every value stays one word.
+    words = shlex.split(step)
+    assert words[:4] == ["juju", "run", "phased-updater/leader", "add-override"]
+    assert words[4:7] == ["package=openssl", "version=3.0.13-0ubuntu3.5", f"problem={URL}?x=1&y=2"]
+    assert words[7:] == ["by=YOUR-LAUNCHPAD-ID", "reason=WHY IT IS NOT A REGRESSION"]

@@ -138,7 +138,9 @@ errors_url = "https://errors.ubuntu.com/api/1.0/"
 series = []
 step = 10
 interval = "6h"
-overrides = "/etc/phased-updater/overrides.csv"
+overrides = "/etc/phased-updater/overrides.json"
+override_command = "juju run phased-updater/leader add-override package={source} \
+version={version} problem={thing} by=YOUR-LAUNCHPAD-ID reason=\\"WHY IT IS NOT A REGRESSION\\""
 halts = "/etc/phased-updater/halts.json"
 state = "/var/lib/phased-updater/state.sqlite"
 report_dir = "/var/lib/phased-updater/report"
@@ -162,6 +164,7 @@ def test_install_sets_up_the_unit(
             "python3-jinja2",
             "python3-waitress",
             "python3-prometheus-client",
+            "git",
         ),
         ("useradd", "phased-updater", "/var/lib/phased-updater"),
         ("install_engine", str(ENGINE_SOURCE), engine_release(ENGINE_SOURCE)),

@@ -14,7 +14,7 @@ from tests.charm.conftest import PEER, peer_relation
 from tests.charm.fake_workload import FakeWorkload
 
 PROBLEM = "https://errors.ubuntu.com/problem/" + "a" * 40
-OVERRIDE = Override("openssl", "3.0.13-0ubuntu3.5", PROBLEM)
+OVERRIDE = Override("openssl", "3.0.13-0ubuntu3.5", PROBLEM, "alice", "old crash", "2025-01-01")
 HALT = Halt("noble", "glibc", "2.39-0ubuntu8.4", "breaks boot", "sru-team", "2025-01-01T10:00:00Z")
 
 
@@ -38,8 +38,8 @@ def test_a_non_leader_renders_the_leaders_records(
         testing.State(leader=False, relations={peers}),
     )
 
-    overrides = workload.files[Path("/etc/phased-updater/overrides.csv")].content
-    assert overrides.splitlines()[-1] == f"openssl, 3.0.13-0ubuntu3.5, {PROBLEM}"
+    overrides = json.loads(workload.files[Path("/etc/phased-updater/overrides.json")].content)
+    assert overrides["overrides"] == [OVERRIDE.to_json()]
     halts = json.loads(workload.files[Path("/etc/phased-updater/halts.json")].content)
     assert halts == {
         "halts": [
@@ -67,8 +67,19 @@ def test_records_survive_a_change_of_leader(
     assert ctx.action_results == {
         "count": "1",
         "overrides": f"openssl, 3.0.13-0ubuntu3.5, {PROBLEM}",
+        "added": f"openssl, 3.0.13-0ubuntu3.5, {PROBLEM} (added by alice on 2025-01-01: old crash)",
     }
     assert isinstance(result.unit_status, ops.ActiveStatus)
+
+
+def test_overrides_recorded_before_attribution_still_load() -> None:
+    """An earlier charm revision kept source, version and problem only."""
+    databag = {"overrides": json.dumps([{"source": "a1", "version": "1", "problem": PROBLEM}])}
+
+    [old] = PeerRecords.load(databag).overrides
+
+    assert old == Override("a1", "1", PROBLEM, by="", reason="", at="")
+    assert old.described() == f"a1, 1, {PROBLEM} (added by unknown)"
 
 
 def test_malformed_peer_data_blocks(

@@ -198,6 +198,13 @@ def test_walkthrough_commands_all_work(replay: Replay, workload: FakeWorkload) -
     assert (config["smtp_host"], config["smtp_port"]) == ("smtp.internal", 25)
     assert config["mail_from"] == "ubuntu-sru-bot@example.com"
     assert config["interval"] == "12h"
+    assert config["overrides_git"] == (
+        "https://git.launchpad.net/~ubuntu-sru/+git/phased-update-overrides"
+    )
+    assert (config["overrides_git_branch"], config["overrides_git_file"]) == (
+        "main",
+        "phased-updates-overrides.txt",
+    )
     assert "OnUnitInactiveSec=3600s\n" in workload.text(
         "/etc/systemd/system/phased-updater-run.timer"
     )
@@ -221,6 +228,9 @@ def test_walkthrough_actions_leave_the_expected_records(replay: Replay) -> None:
     problem = "https://errors.ubuntu.com/problem/5d6a4a9fd7c03ee8ad4e52d6a4e5fd0ccd1c40a1"
     assert add == {"added": f"openssl, 3.0.13-0ubuntu3.5, {problem}", "count": "1"}
     assert listed["overrides"] == add["added"]
+    who = r"\(added by sru-team on \S+Z: the crash is in libfoo, not openssl\)"
+    attributed = rf"{re.escape(add['added'])} {who}"
+    assert re.fullmatch(attributed, listed["added"])
     assert halt["halted"] == "noble/glibc/2.39-0ubuntu8.4"
     assert resume["resumed"] == "noble/glibc/2.39-0ubuntu8.4"
     assert remove["count"] == "0"

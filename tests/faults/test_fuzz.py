@@ -35,7 +35,7 @@ from phased_updater.debian import (
 from phased_updater.duration import MAX_DURATION, format_duration, parse_duration
 from phased_updater.errors import UsageError
 from phased_updater.halts import load_halts, parse_halts
-from phased_updater.overrides import Override, Overrides
+from phased_updater.overrides import Override, Overrides, thing_error
 from phased_updater.sources.errortracker import (
     NEW_BUCKETS,
     RATE_OF_CRASHES,
@@ -94,7 +94,15 @@ override_line = st.one_of(
         lambda s, v, t: f"{s}, {v}, {t}",
         name_like | any_text,
         version_like | any_text,
-        st.sampled_from(["increased-rate", "https://errors.ubuntu.com/problem/ab"]) | any_text,
+        st.sampled_from(
+            [
+                "increased-rate",
+                "https://errors.ubuntu.com/problem/" + "ab" * 20,
+                "https://errors.ubuntu.com/bucket/?id=f",
+                "https://errors.ubuntu.com/problem/ab",
+            ]
+        )
+        | any_text,
     ),
 )
 
@@ -107,13 +115,15 @@ def test_overrides_never_crash_and_name_each_bad_line(lines: list[str]) -> None:
     for error in overrides.errors:
         assert f"line {error.line}:" in str(error)
         assert repr(error.text) in str(error)
-    for item in overrides.items:
+    for item in overrides.read:
         assert isinstance(item, Override)
         assert is_source_name(item.source) and is_version(item.version)
+        assert thing_error(item.thing) is None
     meaningful = [
         line for line in text.splitlines() if line.strip() and not line.strip().startswith("#")
     ]
-    assert len(overrides.items) + len(overrides.errors) == len(meaningful)
+    assert len(overrides.read) + len(overrides.errors) == len(meaningful)
+    assert len(overrides.items) + len(overrides.duplicates) == len(overrides.read)
 
 
 # -- TOML config ---------------------------------------------------------------
@@ -329,8 +339,14 @@ def test_action_parameters_are_accepted_or_refused_by_name(
 ) -> None:
     cases: list[tuple[Callable[[], object], dict[str, str]]] = [
         (
-            lambda: OverrideParams(package, version, problem),
-            {"package": package, "version": version, "problem": problem},
+            lambda: OverrideParams(package, version, problem, reason, reason),
+            {
+                "package": package,
+                "version": version,
+                "problem": problem,
+                "by": reason,
+                "reason": reason,
+            },
         ),
         (
             lambda: HaltParams(package, version, series, reason),
@@ -347,7 +363,7 @@ def test_action_parameters_are_accepted_or_refused_by_name(
             message = str(error)
             named = [name for name in params if message.startswith(name)]
             assert named, f"the rejection names no parameter: {message}"
-            if named[0] != "reason":  # free text is described, not echoed
+            if named[0] not in ("by", "reason"):  # free text is described, not echoed
                 assert repr(params[named[0]]) in message
 
 

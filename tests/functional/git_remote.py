@@ -84,7 +84,7 @@ class OverridesRepository:
         """The file becomes `text` in a commit by `author` at `when`; pushed. Its id."""
         (self.work / self.path).write_text(text, encoding="utf-8")
         self._git(self.work, "add", self.path)
-        email = f"{author.split()[0].lower()}@example.com"
+        email = f"{author.split(maxsplit=1)[0].lower()}@example.com"
         stamp = when.isoformat()
         identity = {
             "GIT_AUTHOR_NAME": author,

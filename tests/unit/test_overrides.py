@@ -153,7 +153,7 @@ def test_the_charm_records_carry_who_and_why() -> None:
 
 @pytest.mark.parametrize("text", ["[]", "{", '{"overrides": {}}'])
 def test_a_records_file_of_another_shape_is_refused(text: str) -> None:
-    with pytest.raises(ValueError, match="JSON|overrides"):
+    with pytest.raises(ValueError, match=r"JSON|overrides"):
         parse_records(text, "x.json")
 
 
