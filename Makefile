@@ -45,7 +45,7 @@ NOBLE_STAMP := $(NOBLE_VENV)/.installed
 COMPAT_TESTS := tests/unit tests/functional/test_cycle.py tests/functional/test_metrics.py \
 	tests/functional/test_request_budget.py tests/functional/test_reused_reads.py \
 	tests/functional/test_manual.py tests/functional/test_serve.py \
-	tests/functional/test_mail_recipients.py
+	tests/functional/test_mail_recipients.py tests/functional/test_git_overrides.py
 
 $(NOBLE_STAMP): pyproject.toml tests/noble-constraints.txt
 	@scripts/ensure-venv-support $(PYTHON)

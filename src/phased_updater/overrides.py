@@ -277,13 +277,14 @@ class Overrides:
         where: str = "",
         origin_of: Callable[[int], Origin | None] = lambda _line: None,
     ) -> Overrides:
-        """The SRU team's CSV; `origin_of(line number)` says where each line came from."""
+        """The SRU team's CSV; `origin_of(line number)` says where each line came from
+        (by default: the file `where`, nothing more)."""
         items: list[Override] = []
         errors: list[OverrideError] = []
         for number, line in enumerate(text.splitlines(), start=1):
             result = parse_line(line)
             if isinstance(result, Override):
-                origin = origin_of(number)
+                origin = origin_of(number) or (Origin("file", where) if where else None)
                 items.append(Override(result.source, result.version, result.thing, number, origin))
             elif isinstance(result, str):
                 errors.append(OverrideError(number, line.strip(), result, where))
@@ -297,7 +298,7 @@ class Overrides:
         text = path.read_text(encoding="utf-8", errors="replace")
         if path.suffix == ".json":
             return parse_records(text, str(path))
-        return cls.parse(text, str(path), lambda _line: Origin("file", str(path)))
+        return cls.parse(text, str(path))
 
     @classmethod
     def combine(cls, parts: Iterable[Overrides]) -> Overrides:

@@ -114,10 +114,11 @@ def test_sources_combine_and_a_repeat_across_them_is_a_duplicate() -> None:
     both = Overrides.combine([git, local])
     assert [(o.source, o.origin.kind if o.origin else None) for o in both.items] == [
         ("foo", "git"),
-        ("bar", None),
+        ("bar", "file"),
     ]
     [duplicate] = both.duplicates
-    assert duplicate.override.line == 1 and duplicate.override.origin is None
+    assert duplicate.override.line == 1
+    assert duplicate.override.origin == Origin("file", "local.csv")
     problem = Problem(ProblemKind.NEW_CRASH, URL)
     found = both.find("foo", "1.0-1", problem)
     assert found is not None and found.origin == Origin("git", "g")
