@@ -94,3 +94,17 @@ def test_malformed_peer_data_blocks(
 
     assert isinstance(out.unit_status, ops.BlockedStatus)
     assert "peer data 'overrides' is not JSON" in out.unit_status.message
+
+
+def test_an_upgrade_removes_the_overrides_file_of_earlier_revisions(
+    ctx: testing.Context[PhasedUpdaterCharm], workload: FakeWorkload
+) -> None:
+    old = Path("/etc/phased-updater/overrides.csv")
+    workload.write_file(old, "openssl, 3.0.13-0ubuntu3.5, increased-rate\n", 0o640, None)
+    peers = peer_relation([OVERRIDE])
+
+    ctx.run(ctx.on.upgrade_charm(), testing.State(leader=True, relations={peers}))
+
+    assert old not in workload.files and not workload.path(old).exists()
+    written = json.loads(workload.files[Path("/etc/phased-updater/overrides.json")].content)
+    assert written["overrides"] == [OVERRIDE.to_json()]

@@ -65,7 +65,13 @@ async def test_invalid_config_blocks_and_recovers(ops_test: OpsTest) -> None:
 
 async def test_add_override_reaches_every_unit(ops_test: OpsTest) -> None:
     leader = await leader_unit(ops_test)
-    params = {"package": "openssl", "version": "3.0.13-0ubuntu3.5", "problem": PROBLEM}
+    params = {
+        "package": "openssl",
+        "version": "3.0.13-0ubuntu3.5",
+        "problem": PROBLEM,
+        "by": "integration-test",
+        "reason": "not a regression",
+    }
 
     added = await run_action(leader, "add-override", **params)
     await ops_test.model.wait_for_idle(apps=[APP], status="active", timeout=600)

@@ -69,7 +69,7 @@ def test_the_panel_lists_sources_lines_and_overrides_and_problems_link_to_them(
     assert row is not None
     links = [a for a in page.all("a") if a.get("href") == "#override-1"]
     assert links and links[0].get("class") == "tag over"
-    assert links[0].get("title", "").startswith(f"added in commit {'f' * 12} by Eve")
+    assert str(links[0].get("title")).startswith(f"added in commit {'f' * 12} by Eve")
     plain = page.plain
     assert "overrides as of commit aaaaaaaaaaaa, 3h old: fetch failed: unable to access" in plain
     assert "malformed" in plain and "did you mean 1.2-1ubuntu0.2?" in plain
