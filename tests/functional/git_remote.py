@@ -84,6 +84,14 @@ class OverridesRepository:
         """The file becomes `text` in a commit by `author` at `when`; pushed. Its id."""
         (self.work / self.path).write_text(text, encoding="utf-8")
         self._git(self.work, "add", self.path)
+        return self._commit(author, when, message)
+
+    def remove(self, author: str, when: datetime, message: str) -> str:
+        """The file is removed from the branch in a commit; pushed. Its id."""
+        self._git(self.work, "rm", "--quiet", self.path)
+        return self._commit(author, when, message)
+
+    def _commit(self, author: str, when: datetime, message: str) -> str:
         email = f"{author.split(maxsplit=1)[0].lower()}@example.com"
         stamp = when.isoformat()
         identity = {

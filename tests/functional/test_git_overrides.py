@@ -338,3 +338,48 @@ def test_credentials_in_the_url_are_never_shown(
     assert "s3cret-token" not in shown
     assert engine.run("--overrides-git", "lp:~ubuntu-sru/+git/phased-update-overrides") == 2
     assert "expected a git URL" in capsys.readouterr().err
+
+
+def test_a_run_at_a_known_commit_runs_two_git_commands_and_a_lost_file_keeps_the_copy(
+    engine: Engine, repo: OverridesRepository, caplog: pytest.LogCaptureFixture
+) -> None:
+    good = repo.commit(HEADER + GIZMO + "\n", ALICE, at(1), "gizmo")
+    with caplog.at_level(logging.INFO, logger="phased_updater.sources.git_overrides"):
+        assert engine.run("--overrides-git", repo.file_url) == 0
+        engine.later(1)
+        assert engine.run("--overrides-git", repo.file_url) == 0
+    counts = [r.getMessage() for r in caplog.records if "git commands" in r.getMessage()]
+    # init, fetch, rev-parse, cat-file, blame; then fetch and rev-parse alone.
+    assert [line.split("(")[1].split(",")[0] for line in counts] == [
+        "5 git commands",
+        "2 git commands",
+    ]
+
+    removed = repo.remove(BOB, at(8), "oops: the file is gone")
+    engine.later(6)
+    assert engine.run("--overrides-git", repo.file_url) == 1
+    source = overrides(engine)["sources"][0]
+    assert source["commit"] == good  # the last good copy, still applied
+    assert source["fetch_failed"] == (
+        f"no file phased-updates-overrides.txt on branch main at {removed[:12]}"
+    )
+    assert engine.package("gizmo")["state"] == "phasing"
+
+
+def test_a_line_older_than_the_history_fetched_reads_in_or_before(
+    engine: Engine, repo: OverridesRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from phased_updater.sources import git_overrides
+
+    monkeypatch.setattr(git_overrides, "HISTORY_DEPTH", 2)
+    repo.commit(HEADER + GIZMO + "\n", ALICE, at(1), "gizmo")
+    repo.commit(HEADER + GIZMO + "\n" + CRYPTKIT + "\n", BOB, at(2), "cryptkit")
+    oldest_fetched = repo.commit(HEADER + GIZMO + "\n" + CRYPTKIT + "\n# x\n", BOB, at(3), "x")
+    newest = repo.commit(HEADER + GIZMO + "\n" + CRYPTKIT + "\n# x\n# y\n", BOB, at(4), "y")
+
+    assert engine.run("--overrides-git", repo.file_url) == 0
+
+    gizmo = next(o for o in overrides(engine)["in_force"] if o["source"] == "gizmo")
+    assert (gizmo["origin"]["commit"], gizmo["origin"]["boundary"]) == (oldest_fetched, True)
+    assert "added in or before commit" in html(engine)
+    assert overrides(engine)["sources"][0]["commit"] == newest

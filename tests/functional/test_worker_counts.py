@@ -11,6 +11,9 @@ doubles must be identical.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -52,8 +55,13 @@ def phasing_updates(scenario: Scenario) -> list[tuple[str, str, str]]:
     return found
 
 
+def problem_url(name: str) -> str:
+    """An Error Tracker problem URL (40 hex digits, like a sha1) of its own for each name."""
+    return f"https://errors.ubuntu.com/problem/{hashlib.sha256(name.encode()).hexdigest()[:40]}"
+
+
 def crash(name: str) -> list[dict[str, object]]:
-    return [{"function": f"{name}_crash", "web_link": f"https://errors.ubuntu.com/problem/{name}"}]
+    return [{"function": f"{name}_crash", "web_link": problem_url(name)}]
 
 
 def sized_errors(scenario: Scenario) -> Evolve:
@@ -83,7 +91,7 @@ def sized_errors(scenario: Scenario) -> Evolve:
         source, _, version = updates[1]
         errors.failures.pop((RATE_OF_CRASHES, updates[7][0]), None)
         errors.failures[(NEW_BUCKETS, updates[2][0])] = "500"
-        return [f"{source}, {version}, https://errors.ubuntu.com/problem/{source}"]
+        return [f"{source}, {version}, {problem_url(source)}"]
 
     return evolve
 
@@ -111,10 +119,13 @@ def normalised(report: dict[str, Any]) -> dict[str, Any]:
     def by_update(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return sorted(entries, key=lambda p: (p["series"], p["source"], p["version"]))
 
+    # The overrides were read from each installation's own file.
+    overrides = re.sub(r"workers-[0-9]+", "workers-N", json.dumps(report["overrides"]))
     return {
         **report,
         "packages": by_update(report["packages"]),
         "recently_completed": by_update(report["recently_completed"]),
+        "overrides": json.loads(overrides),
     }
 
 

@@ -87,7 +87,6 @@ class GitCopy:
     fetched_at: datetime  # when this commit was fetched
     fetch_failed: str | None = None  # this run's fetch failed: this is the last good copy
     history_changed: str | None = None
-    commands: int = 0  # git commands this run ran for it
 
     def overrides(self) -> Overrides:
         return Overrides.parse(self.text, self.source.shown_url, self.origins.get)
@@ -251,9 +250,6 @@ def _make_snapshot(home: Path, git: _Git, source: GitSource, commit: str) -> _Sn
     }
     path = _snapshot_path(home, commit)
     write_atomically(path, json.dumps(document, sort_keys=True))
-    for old in path.parent.glob("*.json"):
-        if old != path:
-            old.unlink(missing_ok=True)  # only the copy in use is ever read again
     snapshot = _load_snapshot(home, commit, source.shown_url)
     if snapshot is None:
         raise GitFailure(f"cannot read back {path}")
@@ -303,7 +299,7 @@ def fetch(source: GitSource, cache: Path, now: datetime, timeout: float) -> GitC
         commit = commit.strip()
         snapshot = _make_snapshot(home, git, source, commit)
     except (GitFailure, OSError) as error:
-        failure = str(error) if isinstance(error, GitFailure) else f"{error.strerror}"
+        failure = str(error)
         shown = f"{source.shown_url} branch {source.branch}"
         last = _load_snapshot(home, good.commit, source.shown_url) if good else None
         if good is None or last is None:
@@ -318,7 +314,6 @@ def fetch(source: GitSource, cache: Path, now: datetime, timeout: float) -> GitC
             last.origins,
             good.fetched_at,
             fetch_failed=failure,
-            commands=git.commands if git else 0,
         )
     changed = None
     if good is not None and good.commit != commit:
@@ -328,10 +323,18 @@ def fetch(source: GitSource, cache: Path, now: datetime, timeout: float) -> GitC
                 f"the history of branch {source.branch} changed: {good.commit[:12]}, read by an"
                 " earlier run, is no longer in it (force-pushed or rewritten)"
             )
-    write_atomically(
-        home / "good.json",
-        json.dumps({"commit": commit, "fetched_at": format_timestamp(now)}, sort_keys=True),
-    )
+    try:
+        write_atomically(
+            home / "good.json",
+            json.dumps({"commit": commit, "fetched_at": format_timestamp(now)}, sort_keys=True),
+        )
+    except OSError as error:
+        # This copy is good for this run; the next failure falls back to the one before.
+        log.error("overrides: cannot record the good copy %s: %s", commit[:12], error)
+    else:
+        for old in _snapshot_path(home, commit).parent.glob("*.json"):
+            if old.stem != commit:
+                old.unlink(missing_ok=True)  # only the good copy is ever read again
     log.info(
         "overrides: %s branch %s at %s (%d git commands, %.2fs)",
         source.shown_url,
@@ -347,5 +350,4 @@ def fetch(source: GitSource, cache: Path, now: datetime, timeout: float) -> GitC
         snapshot.origins,
         now,
         history_changed=changed,
-        commands=git.commands,
     )
