@@ -107,11 +107,15 @@ class GitCopy:
 
 
 def _message(stderr: bytes) -> str:
-    """Git's error lines (`fatal:`, `error:`), or its last line, redacted, on one line."""
+    """Git's message from its first `fatal:` or `error:` line on (else its last line),
+    redacted, on one line."""
     lines = [line.strip() for line in stderr.decode("utf-8", "replace").splitlines()]
     lines = [line for line in lines if line]
-    errors = [line for line in lines if line.startswith(("fatal:", "error:"))] or lines[-1:]
-    text = "; ".join(line.split(": ", 1)[-1] if ": " in line else line for line in errors)
+    first = next(
+        (i for i, line in enumerate(lines) if line.startswith(("fatal:", "error:"))),
+        max(len(lines) - 1, 0),
+    )
+    text = " ".join(lines[first:]).removeprefix("fatal: ").removeprefix("error: ")
     return redact(one_line(text or "no message", MAX_MESSAGE))
 
 
