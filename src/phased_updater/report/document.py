@@ -20,7 +20,7 @@ from phased_updater.report.input import (
 from phased_updater.store import DecisionRecord
 from phased_updater.text import encodable, redact
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def _redact_optional(text: str | None) -> str | None:
