@@ -81,9 +81,10 @@ class HowToOverride:
             " the overrides file:"
         )
 
-    def step(self, source: str, version: str, problem: Problem) -> str:
-        """The line to add, or the command to run, that overrides `problem`."""
-        thing = thing_for(problem)
+    def step(self, source: str, version: str, problem: Problem | str) -> str:
+        """The line to add, or the command to run, that overrides `problem` (or says
+        `thing`, e.g. `unchecked`)."""
+        thing = problem if isinstance(problem, str) else thing_for(problem)
         if self.command and not self.repository:
             values = (shlex.quote(value) for value in (source, version, thing))
             return self.command.format(**dict(zip(COMMAND_FIELDS, values, strict=True)))

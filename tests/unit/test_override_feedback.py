@@ -139,3 +139,15 @@ def test_describe_says_who_when_and_why() -> None:
     action = Origin("action", "f.json", "carol", None, "emergency")
     assert describe(action) == "added by carol with add-override: emergency"
     assert describe(Origin("file", "f.csv")) == "" and describe(None) == ""
+
+
+def test_a_held_update_is_let_through_with_the_unchecked_word() -> None:
+    how = HowToOverride(
+        command="juju run a/leader add-override package={source} version={version} problem={thing}"
+    )
+    assert how.step("newsrc", "1.0-0ubuntu1", "unchecked") == (
+        "juju run a/leader add-override package=newsrc version=1.0-0ubuntu1 problem=unchecked"
+    )
+    assert HowToOverride().step("newsrc", "1.0-0ubuntu1", "unchecked") == (
+        "newsrc, 1.0-0ubuntu1, unchecked"
+    )

@@ -20,7 +20,7 @@ from urllib.parse import quote
 from phased_updater.duration import format_duration
 from phased_updater.model import Problem, State
 from phased_updater.override_feedback import SRU_TEAM, OverridesReport, describe, place
-from phased_updater.overrides import Override, Overrides
+from phased_updater.overrides import UNCHECKED, Override, Overrides
 from phased_updater.report import timeline
 from phased_updater.report.anchors import update_anchor
 from phased_updater.report.input import (
@@ -581,13 +581,19 @@ def overrides_panel(
         for u in overrides.unmatched
     ]
     how = overrides.how_to
-    steps = tuple(
+    steps = [
         redact(how.step(record.source, record.version, problem))
         for record in records
         if record.state == State.STOPPED
         for problem in record.problems
         if not problem.overridden
-    )
+    ]
+    # A held update has nothing to compare its crashes with: `unchecked` lets it phase.
+    steps += [
+        redact(how.step(record.source, record.version, UNCHECKED))
+        for record in records
+        if record.state == State.HELD
+    ]
     emergency = how.command_example() if how.repository and how.command else None
     panel = OverridesPanel(
         sources=sources,
