@@ -13,8 +13,10 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from phased_updater.duration import parse_timestamp
+from phased_updater.override_feedback import describe
+from phased_updater.overrides import Origin, thing_key
 from phased_updater.overrides import Override as OverrideLine
-from phased_updater.overrides import thing_key
 
 OVERRIDES_KEY = "overrides"
 HALTS_KEY = "halts"
@@ -52,10 +54,13 @@ class Override:
         return OverrideLine(self.source, self.version, self.problem).to_csv()
 
     def described(self) -> str:
-        """The line with who added it, when and why."""
-        when = f" on {self.at}" if self.at else ""
-        why = f": {self.reason}" if self.reason else ""
-        return f"{self.line()} (added by {self.by or 'unknown'}{when}{why})"
+        """The line with who added it, when and why, worded as the report words it."""
+        try:
+            at = parse_timestamp(self.at) if self.at else None
+        except ValueError:
+            at = None
+        origin = Origin("action", "", by=self.by or None, at=at, reason=self.reason or None)
+        return f"{self.line()} ({describe(origin)})"
 
     @property
     def key(self) -> tuple[str, str, str]:

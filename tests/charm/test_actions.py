@@ -102,7 +102,7 @@ def test_adding_an_override_again_keeps_the_first_record_and_says_whose_it_is(
 
     assert failure.value.message == (
         f"already overridden: openssl, 3.0.13-0ubuntu3.5, {PROBLEM}"
-        " (added by alice on 2025-01-01T09:00:00Z: an old crash)"
+        " (added by alice with add-override on 2025-01-01: an old crash)"
     )
 
 
@@ -224,9 +224,9 @@ def test_list_overrides_runs_on_any_unit(
         "count": "2",
         "overrides": f"openssl, 3.0.13-0ubuntu3.5, {PROBLEM}\n"
         "glibc, 2.39-0ubuntu8.4, increased-rate",
-        "added": f"openssl, 3.0.13-0ubuntu3.5, {PROBLEM} (added by alice on"
-        " 2025-01-01T09:00:00Z: an old crash)\n"
-        "glibc, 2.39-0ubuntu8.4, increased-rate (added by unknown)",
+        "added": f"openssl, 3.0.13-0ubuntu3.5, {PROBLEM} (added by alice with add-override"
+        " on 2025-01-01: an old crash)\n"
+        "glibc, 2.39-0ubuntu8.4, increased-rate (added by unknown with add-override)",
     }
 
 

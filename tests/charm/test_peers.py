@@ -67,7 +67,8 @@ def test_records_survive_a_change_of_leader(
     assert ctx.action_results == {
         "count": "1",
         "overrides": f"openssl, 3.0.13-0ubuntu3.5, {PROBLEM}",
-        "added": f"openssl, 3.0.13-0ubuntu3.5, {PROBLEM} (added by alice on 2025-01-01: old crash)",
+        "added": f"openssl, 3.0.13-0ubuntu3.5, {PROBLEM}"
+        " (added by alice with add-override on 2025-01-01: old crash)",
     }
     assert isinstance(result.unit_status, ops.ActiveStatus)
 
@@ -79,7 +80,7 @@ def test_overrides_recorded_before_attribution_still_load() -> None:
     [old] = PeerRecords.load(databag).overrides
 
     assert old == Override("a1", "1", PROBLEM, by="", reason="", at="")
-    assert old.described() == f"a1, 1, {PROBLEM} (added by unknown)"
+    assert old.described() == f"a1, 1, {PROBLEM} (added by unknown with add-override)"
 
 
 def test_malformed_peer_data_blocks(

@@ -228,7 +228,7 @@ def test_walkthrough_actions_leave_the_expected_records(replay: Replay) -> None:
     problem = "https://errors.ubuntu.com/problem/5d6a4a9fd7c03ee8ad4e52d6a4e5fd0ccd1c40a1"
     assert add == {"added": f"openssl, 3.0.13-0ubuntu3.5, {problem}", "count": "1"}
     assert listed["overrides"] == add["added"]
-    who = r"\(added by sru-team on \S+Z: the crash is in libfoo, not openssl\)"
+    who = r"\(added by sru-team with add-override on \S+: the crash is in libfoo, not openssl\)"
     attributed = rf"{re.escape(add['added'])} {who}"
     assert re.fullmatch(attributed, listed["added"])
     assert halt["halted"] == "noble/glibc/2.39-0ubuntu8.4"
