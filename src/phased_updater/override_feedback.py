@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from phased_updater.duration import format_duration, format_timestamp, parse_timestamp
+from phased_updater.duration import format_duration, format_timestamp
 from phased_updater.model import Problem, ProblemKind
 from phased_updater.overrides import (
     INCREASED_RATE,
@@ -35,6 +35,8 @@ from phased_updater.overrides import (
     Override,
     OverrideError,
     Overrides,
+    json_text,
+    json_timestamp,
 )
 
 # The fields an `override_command` template may use.
@@ -158,33 +160,18 @@ class SourceStatus:
             isinstance(data.get(name), str) for name in ("kind", "where")
         ):
             return None
-
-        def text(name: str) -> str | None:
-            value = data.get(name)
-            return value if isinstance(value, str) else None
-
-        fetched = text("fetched_at")
         count = data.get("count")
         return cls(
             kind=data["kind"],
             where=data["where"],
-            branch=text("branch"),
-            path=text("path"),
-            commit=text("commit"),
-            fetched_at=_timestamp(fetched),
-            fetch_failed=text("fetch_failed"),
-            history_changed=text("history_changed"),
+            branch=json_text(data, "branch"),
+            path=json_text(data, "path"),
+            commit=json_text(data, "commit"),
+            fetched_at=json_timestamp(data, "fetched_at"),
+            fetch_failed=json_text(data, "fetch_failed"),
+            history_changed=json_text(data, "history_changed"),
             count=count if isinstance(count, int) and not isinstance(count, bool) else 0,
         )
-
-
-def _timestamp(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        return parse_timestamp(text)
-    except ValueError:
-        return None
 
 
 @dataclass(frozen=True)

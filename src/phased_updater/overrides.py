@@ -108,6 +108,21 @@ def thing_error(thing: str) -> str | None:
     return f"{thing!r} is neither {', '.join(others)} nor {last}"
 
 
+def json_text(data: dict[str, Any], name: str) -> str | None:
+    """`data[name]` if it is a string: what a reader of a run's summary may trust."""
+    value = data.get(name)
+    return value if isinstance(value, str) else None
+
+
+def json_timestamp(data: dict[str, Any], name: str) -> datetime | None:
+    """`data[name]` as a timestamp, None if it is missing or not one."""
+    text = json_text(data, name)
+    try:
+        return parse_timestamp(text) if text else None
+    except ValueError:
+        return None
+
+
 @dataclass(frozen=True)
 class Origin:
     """Where an override came from: who added it, when and why.
@@ -144,23 +159,13 @@ class Origin:
             isinstance(data.get(name), str) for name in ("kind", "where")
         ):
             return None
-
-        def text(name: str) -> str | None:
-            value = data.get(name)
-            return value if isinstance(value, str) else None
-
-        at = text("at")
-        try:
-            when = parse_timestamp(at) if at else None
-        except ValueError:
-            when = None
         return cls(
             kind=data["kind"],
             where=data["where"],
-            by=text("by"),
-            at=when,
-            reason=text("reason"),
-            commit=text("commit"),
+            by=json_text(data, "by"),
+            at=json_timestamp(data, "at"),
+            reason=json_text(data, "reason"),
+            commit=json_text(data, "commit"),
             boundary=data.get("boundary") is True,
         )
 
