@@ -35,6 +35,7 @@ from typing import Any
 
 from phased_updater.atomic_write import write_atomically
 from phased_updater.duration import format_timestamp, parse_timestamp
+from phased_updater.errors import error_text
 from phased_updater.override_feedback import SourceStatus
 from phased_updater.overrides import Origin, Overrides
 from phased_updater.text import one_line, redact
@@ -303,7 +304,8 @@ def fetch(source: GitSource, cache: Path, now: datetime, timeout: float) -> GitC
         commit = commit.strip()
         snapshot = _make_snapshot(home, git, source, commit)
     except (GitFailure, OSError) as error:
-        failure = str(error)
+        # Git's own message is redacted already; anything else goes through error_text.
+        failure = str(error) if isinstance(error, GitFailure) else error_text(error)
         shown = f"{source.shown_url} branch {source.branch}"
         last = _load_snapshot(home, good.commit, source.shown_url) if good else None
         if good is None or last is None:
