@@ -24,7 +24,7 @@ from phased_updater.override_feedback import RECENT, OverridesReport, SourceStat
 from phased_updater.overrides import Overrides
 from phased_updater.sources import git_overrides
 from phased_updater.sources.git_overrides import GitSource, NoCopy
-from phased_updater.store import Store
+from phased_updater.store import Store, StoreError
 
 DESCRIPTION = """\
 Check overrides before a run uses them: FILE (one `source, version, problem URL |
@@ -184,22 +184,26 @@ def handle_check(args: argparse.Namespace) -> int:
     report = OverridesReport(
         loaded.sources, (), 0, found.errors, found.duplicates, (), settings.how_to_override
     )
-    updates = None
+    updates, unread = None, f"no run in {settings.state}"
     if settings.state.is_file():
-        store = Store.open(settings.state)
         try:
-            updates = _latest_updates(store)
-            if updates is not None:
-                report = overrides_report(loaded, settings, store, updates, now)
-        finally:
-            store.close()
+            store = Store.open(settings.state, read_only=True)  # a check changes nothing
+        except StoreError as error:
+            unread = str(error)
+        else:
+            try:
+                updates = _latest_updates(store)
+                if updates is not None:
+                    report = overrides_report(loaded, settings, store, updates, now)
+            finally:
+                store.close()
     for item in found.items:
         origin = describe(item.origin)
         print(f"{place(item)}: {item.to_csv()}{f' ({origin})' if origin else ''}")
     for line in report.warnings():
         print(line, file=sys.stderr)
     if updates is None:
-        print(f"not checked against the updates being phased: no run in {settings.state}")
+        print(f"not checked against the updates being phased: {unread}")
     print(
         f"{len(found.items)} override(s), {len(report.malformed)} malformed line(s),"
         f" {len(report.duplicates)} duplicate(s), {len(report.unmatched)} matching no update"
