@@ -9,6 +9,7 @@ from phased_updater.model import Problem, ProblemKind
 from phased_updater.overrides import (
     Origin,
     Overrides,
+    normalise_url,
     parse_line,
     parse_records,
     thing_error,
@@ -164,3 +165,9 @@ def test_origin_round_trips_through_json() -> None:
     )
     assert Origin.from_json(origin.to_json()) == origin
     assert Origin.from_json({"kind": 1}) is None
+
+
+def test_text_urlsplit_refuses_is_named_as_no_url() -> None:
+    broken = "https://[errors.ubuntu.com/problem/4f6c1a0d"
+    assert thing_error(broken) == f"{broken!r} is not a URL (Invalid IPv6 URL)"
+    assert normalise_url(broken) == broken  # matched against nothing, never raised
