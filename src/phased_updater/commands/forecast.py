@@ -6,7 +6,8 @@ import argparse
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from phased_updater.config import MINIMUM_INTERVAL, Settings, parse_now
+from phased_updater.config import Settings, parse_now
+from phased_updater.speed import MINIMUM_INTERVAL
 from phased_updater.duration import format_duration, parse_duration
 from phased_updater.errors import UsageError
 from phased_updater.forecast import ForecastStep, schedule
