@@ -26,7 +26,7 @@ from typing import Any
 
 from phased_updater.duration import parse_duration
 from phased_updater.duration import parse_timestamp as parse_iso_timestamp
-from phased_updater.errors import UsageError
+from phased_updater.errors import EntryError, UsageError
 from phased_updater.freeze import FreezeCalendar
 from phased_updater.groups import Groups, parse_groups
 from phased_updater.speed import (
@@ -192,10 +192,12 @@ def _duration(key: str, value: Any) -> timedelta:
 
 
 def _structured(key: str, value: Any, parse: Any) -> Any:
-    """A table or list parsed by its own module, whose ValueError names the entry."""
+    """A table or list parsed by its own module, whose EntryError names the entry."""
     try:
         return parse(value)
-    except ValueError as error:
+    except EntryError as error:
+        if key == "freeze_windows":
+            raise UsageError(f"freeze_windows {error.entry!r}: {error.reason}") from None
         raise UsageError(str(error)) from None
 
 

@@ -19,6 +19,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from phased_updater.errors import EntryError
+
 WEEK = 7 * 86400
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _FULL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -77,24 +79,25 @@ class FreezeWindow:
 
     @classmethod
     def parse(cls, text: str) -> FreezeWindow:
-        """``DAY HH:MM-DAY HH:MM [no-completion|no-steps]``; ValueError naming the fault."""
+        """``DAY HH:MM-DAY HH:MM [no-completion|no-steps]``; EntryError naming the text."""
         match = _WINDOW.fullmatch(text)
         if match is None:
-            raise ValueError(
-                f"{text!r}: expected DAY HH:MM-DAY HH:MM, optionally followed by"
-                f" {NO_COMPLETION} or {NO_STEPS} (e.g. Fri 00:00-Mon 12:00)"
+            raise EntryError(
+                text,
+                f"expected DAY HH:MM-DAY HH:MM, optionally followed by {NO_COMPLETION} or"
+                f" {NO_STEPS} (e.g. Fri 00:00-Mon 12:00)",
             )
         kind = match.group("kind") or NO_COMPLETION
         if kind not in (NO_COMPLETION, NO_STEPS):
-            raise ValueError(f"{text!r}: {kind!r} is neither {NO_COMPLETION} nor {NO_STEPS}")
+            raise EntryError(text, f"{kind!r} is neither {NO_COMPLETION} nor {NO_STEPS}")
         try:
             start = _day(match.group("start_day")) * 86400 + _minutes(match.group("start")) * 60
             end = _day(match.group("end_day")) * 86400 + _minutes(match.group("end")) * 60
         except ValueError as error:
-            raise ValueError(f"{text!r}: {error}") from None
+            raise EntryError(text, str(error)) from None
         window = cls(start % WEEK, end % WEEK, kind == NO_STEPS)
         if window.start == window.end:
-            raise ValueError(f"{text!r}: the window is empty (it ends where it starts)")
+            raise EntryError(text, "the window is empty (it ends where it starts)")
         return window
 
     @property
@@ -141,9 +144,12 @@ class FreezeCalendar:
         for index, window in enumerate(self.windows):
             for other in self.windows[index + 1 :]:
                 if window.overlaps(other):
-                    raise ValueError(f"freeze windows {window} and {other} overlap")
+                    raise EntryError(str(other), f"overlaps {window}: windows must not overlap")
         if sum(w.duration for w in self.windows) >= WEEK:
-            raise ValueError("freeze windows cover the whole week: nothing could ever complete")
+            raise EntryError(
+                ", ".join(self.texts()),
+                "together the windows cover the whole week: nothing could ever complete",
+            )
 
     @classmethod
     def parse(cls, texts: Iterable[str]) -> FreezeCalendar:

@@ -31,6 +31,7 @@ from datetime import datetime
 from typing import Any
 
 from phased_updater.debian import is_source_name
+from phased_updater.errors import EntryError
 from phased_updater.model import FULLY_PHASED, Action, Decision, Pace, State, Update
 from phased_updater.policy import minimum_wait
 from phased_updater.speed import SpeedClass, SpeedClasses
@@ -48,29 +49,29 @@ class Group:
 def parse_groups(value: Any) -> tuple[Group, ...]:
     """The `[groups]` table: NAME = ["a", "b"] or NAME = {sources = [...], class = "slow"}."""
     if not isinstance(value, Mapping):
-        raise ValueError(f"groups {value!r}: expected a table of NAME = {{sources = [...]}}")
+        raise EntryError("groups", "expected a table of NAME = {sources = [...]}")
     found = []
     for name, spec in value.items():
         where = f"groups.{name}"
         if not isinstance(name, str) or _GROUP_NAME.fullmatch(name) is None:
-            raise ValueError(f"{where}: a group name is lower-case letters, digits, '+', '-', '.'")
+            raise EntryError(where, "a group name is lower-case letters, digits, '+', '-', '.'")
         speed_class, listed = None, spec
         if isinstance(spec, Mapping):
             unknown = sorted(set(spec) - {"sources", "class"})
             if unknown:
-                raise ValueError(f"{where}: unknown key(s) {', '.join(map(str, unknown))}")
+                raise EntryError(where, f"unknown key(s) {', '.join(map(str, unknown))}")
             speed_class = spec.get("class")
             if speed_class is not None and not isinstance(speed_class, str):
-                raise ValueError(f"{where}.class {speed_class!r}: expected the name of a class")
+                raise EntryError(f"{where}.class", f"{speed_class!r} is not the name of a class")
             listed = spec.get("sources")
         if not isinstance(listed, list) or not all(isinstance(s, str) for s in listed):
-            raise ValueError(f"{where} {listed!r}: expected a list of source package names")
+            raise EntryError(where, "expected a list of source package names")
         for source in listed:
             if not is_source_name(source):
-                raise ValueError(f"{where}: {source!r} is not a Debian source package name")
+                raise EntryError(where, f"{source!r} is not a Debian source package name")
         sources = tuple(dict.fromkeys(listed))
         if len(sources) < 2:
-            raise ValueError(f"{where}: a group needs at least two sources")
+            raise EntryError(where, "a group needs at least two sources")
         found.append(Group(name, sources, speed_class))
     return tuple(found)
 
@@ -91,20 +92,21 @@ class Groups:
         for group in self.groups:
             for source in group.sources:
                 if source in seen:
-                    raise ValueError(
-                        f"groups.{group.name}: {source} is already in group {seen[source]};"
-                        " a source is in one group at most"
+                    raise EntryError(
+                        f"groups.{group.name}",
+                        f"{source} is already in group {seen[source]}: a source is in one"
+                        " group at most",
                     )
                 seen[source] = group.name
 
     def check(self, classes: SpeedClasses) -> None:
-        """Every class a group names exists; ValueError naming the group otherwise."""
+        """Every class a group names exists; EntryError naming the group otherwise."""
         for group in self.groups:
             if group.speed_class is not None and group.speed_class not in classes.by_name:
                 known = ", ".join(classes.by_name)
-                raise ValueError(
-                    f"groups.{group.name}.class {group.speed_class!r}: unknown class (known:"
-                    f" {known})"
+                raise EntryError(
+                    f"groups.{group.name}.class",
+                    f"unknown class {group.speed_class!r} (known: {known})",
                 )
 
     def group_of(self, source: str) -> Group | None:

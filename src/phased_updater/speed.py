@@ -14,7 +14,8 @@ January 2025):
 The config's `[classes]` table adds classes or redefines `medium` and `slow`; its
 `[sources]` table puts sources in classes, on top of the built-in ones (a source named
 there with `normal` leaves the slow set). Pure: values in, values out; every bad entry
-raises ValueError naming it, which `config` turns into a usage error.
+raises `EntryError` naming it, which `config` turns into a usage error and the charm
+into a blocked status.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 
 from phased_updater.debian import is_source_name
 from phased_updater.duration import format_duration, parse_duration
+from phased_updater.errors import EntryError
 from phased_updater.model import Pace
 
 DEFAULT_CLASS = "normal"
@@ -62,41 +64,42 @@ def is_class_name(text: str) -> bool:
 
 def _step(where: str, value: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 100:
-        raise ValueError(f"{where} {value!r}: expected a whole number from 1 to 100")
+        raise EntryError(where, f"{value!r} is not a whole number from 1 to 100")
     return value
 
 
 def _interval(where: str, value: Any) -> timedelta:
     if not isinstance(value, str):
-        raise ValueError(f"{where} {value!r}: expected a duration such as 6h or 1d")
+        raise EntryError(where, f"{value!r} is not a duration such as 6h or 1d")
     try:
         interval = parse_duration(value)
     except ValueError as error:
-        raise ValueError(f"{where}: {error}") from None
+        raise EntryError(where, str(error)) from None
     if interval < MINIMUM_INTERVAL:
-        raise ValueError(f"{where} {value!r}: must be at least 1m")
+        raise EntryError(where, f"{value!r} is shorter than 1m")
     return interval
 
 
 def parse_classes(value: Any) -> tuple[SpeedClass, ...]:
     """The `[classes]` table: NAME = {step = N} or {step = N, interval = "1d"}."""
     if not isinstance(value, Mapping):
-        raise ValueError(f"classes {value!r}: expected a table of NAME = {{step = N}}")
+        raise EntryError("classes", "expected a table of NAME = {step = N}")
     found = []
     for name, spec in value.items():
         where = f"classes.{name}"
         if not isinstance(name, str) or not is_class_name(name):
-            raise ValueError(f"{where}: a class name is lower-case letters, digits and '-'")
+            raise EntryError(where, "a class name is lower-case letters, digits and '-'")
         if name == DEFAULT_CLASS:
-            raise ValueError(
-                f"{where}: the default class is not defined here: its step is `step` and"
-                " its interval `interval`"
+            raise EntryError(
+                where,
+                "the default class is not defined here: its step is `step` and its"
+                " interval `interval`",
             )
         if not isinstance(spec, Mapping) or "step" not in spec:
-            raise ValueError(f"{where} {spec!r}: expected {{step = N, interval = D (optional)}}")
+            raise EntryError(where, "expected {step = N} or {step = N, interval = D}")
         unknown = sorted(set(spec) - {"step", "interval"})
         if unknown:
-            raise ValueError(f"{where}: unknown key(s) {', '.join(map(str, unknown))}")
+            raise EntryError(where, f"unknown key(s) {', '.join(map(str, unknown))}")
         interval = _interval(f"{where}.interval", spec["interval"]) if "interval" in spec else None
         found.append(SpeedClass(name, _step(f"{where}.step", spec["step"]), interval))
     return tuple(found)
@@ -105,14 +108,14 @@ def parse_classes(value: Any) -> tuple[SpeedClass, ...]:
 def parse_sources(value: Any) -> tuple[tuple[str, str], ...]:
     """The `[sources]` table: SOURCE = "CLASS". Class names are checked by `SpeedClasses`."""
     if not isinstance(value, Mapping):
-        raise ValueError(f'sources {value!r}: expected a table of SOURCE = "CLASS"')
+        raise EntryError("sources", 'expected a table of SOURCE = "CLASS"')
     found = []
     for source, name in value.items():
         where = f"sources.{source}"
         if not isinstance(source, str) or not is_source_name(source):
-            raise ValueError(f"{where}: not a Debian source package name")
+            raise EntryError(where, "not a Debian source package name")
         if not isinstance(name, str):
-            raise ValueError(f"{where} {name!r}: expected the name of a class")
+            raise EntryError(where, f"{name!r} is not the name of a class")
         found.append((source, name))
     return tuple(found)
 
@@ -130,8 +133,8 @@ class SpeedClasses:
         known = self.by_name
         for source, name in self.sources:
             if name not in known:
-                raise ValueError(
-                    f"sources.{source} {name!r}: unknown class (known: {', '.join(known)})"
+                raise EntryError(
+                    f"sources.{source}", f"unknown class {name!r} (known: {', '.join(known)})"
                 )
 
     @property

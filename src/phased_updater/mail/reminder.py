@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from phased_updater.duration import format_timestamp
 from phased_updater.mail.message import (
     SRU_TEAM,
     Stop,
@@ -123,13 +122,13 @@ class Reminder:
 
     def subject(self) -> str:
         return one_line(
-            f"Reminder: phasing of {self.source} {self.version} in {self.series}-updates"
-            f" stopped for {self.stopped_for}"
+            f"Reminder: {self.source} {self.version} in {self.series}-updates stopped for"
+            f" {self.stopped_for}"
         )
 
     def body(self, report_url: str | None = None) -> str:
         """The plain-text body (UTF-8) of the reminder."""
-        since = format_timestamp(self.stopped_at).replace("T", " ").replace("+00:00", " UTC")
+        since = f"{self.stopped_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
         lines = _paragraph(
             f"Phasing of {self.source} {self.version} in {self.series}-updates has been"
             f" stopped for {self.stopped_for}, since {since} (it was at {self.stopped_from}%)."
