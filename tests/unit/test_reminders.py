@@ -80,7 +80,10 @@ def test_a_reminder_says_how_long_what_is_open_and_where_to_look() -> None:
     assert d.state is State.STOPPED
     found = Reminder.of(u, d, every=WEEK, number=1, now=T0 + WEEK)
     assert found is not None
-    assert found.subject() == "Reminder: foo 1.2-3ubuntu0.1 in jammy-updates stopped for 7 days"
+    assert (
+        found.subject()
+        == "Phasing of foo 1.2-3ubuntu0.1 in jammy-updates still stopped after 7 days"
+    )
     body = found.body("https://phasing.example/")
     prose = " ".join(body.split())
     assert "has been stopped for 7 days, since 2026-11-02 06:00 UTC (it was at 30%)" in prose
@@ -136,7 +139,7 @@ def decide_and_queue(store: Store, config: Settings, days: float) -> None:
 
 
 def reminders(store: Store) -> list[str]:
-    return [d.subject for d in outbox.deliveries(store) if d.subject.startswith("Reminder")]
+    return [d.subject for d in outbox.deliveries(store) if "still stopped" in d.subject]
 
 
 @pytest.fixture
@@ -151,10 +154,12 @@ def test_one_reminder_per_period_whatever_the_number_of_runs(store: Store, tmp_p
     assert reminders(store) == []
     for day in (7, 7, 7.25, 9, 13.99):  # a run repeated in the same second, and many after
         decide_and_queue(store, config, day)
-    assert reminders(store) == ["Reminder: foo 1.2-3ubuntu0.1 in jammy-updates stopped for 7 days"]
+    assert reminders(store) == [
+        "Phasing of foo 1.2-3ubuntu0.1 in jammy-updates still stopped after 7 days"
+    ]
     decide_and_queue(store, config, 14)
     assert len(reminders(store)) == 2
-    assert reminders(store)[0].endswith("stopped for 14 days")  # newest first
+    assert reminders(store)[0].endswith("stopped after 14 days")  # newest first
 
 
 def test_a_reopened_database_still_knows_the_last_reminder(store: Store, tmp_path: Path) -> None:
@@ -179,5 +184,7 @@ def test_a_dry_run_previews_the_reminder_and_queues_nothing(store: Store, tmp_pa
     [written] = preview.glob("*.eml")
     assert written.name == "jammy_foo_1.2-3ubuntu0.1_reminder-1.eml"
     message = message_from_bytes(written.read_bytes(), policy=policy.default)
-    assert str(message["Subject"]).startswith("Reminder: foo 1.2-3ubuntu0.1")
+    assert str(message["Subject"]).strip().startswith(
+        "Phasing of foo 1.2-3ubuntu0.1 in jammy-updates still"
+    )
     assert message["X-Phased-Updater-Preview"] == "written by a dry run, not sent"

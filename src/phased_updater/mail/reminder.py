@@ -121,9 +121,10 @@ class Reminder:
         return tuple(p for p in self.problems if not p.resolved)
 
     def subject(self) -> str:
+        # No colon: the email package would fold the whole subject onto a line of its own.
         return one_line(
-            f"Reminder: {self.source} {self.version} in {self.series}-updates stopped for"
-            f" {self.stopped_for}"
+            f"Phasing of {self.source} {self.version} in {self.series}-updates still stopped"
+            f" after {self.stopped_for}"
         )
 
     def body(self, report_url: str | None = None) -> str:
