@@ -184,7 +184,9 @@ def test_a_dry_run_previews_the_reminder_and_queues_nothing(store: Store, tmp_pa
     [written] = preview.glob("*.eml")
     assert written.name == "jammy_foo_1.2-3ubuntu0.1_reminder-1.eml"
     message = message_from_bytes(written.read_bytes(), policy=policy.default)
-    assert str(message["Subject"]).strip().startswith(
-        "Phasing of foo 1.2-3ubuntu0.1 in jammy-updates still"
+    assert (
+        str(message["Subject"])
+        .strip()
+        .startswith("Phasing of foo 1.2-3ubuntu0.1 in jammy-updates still")
     )
     assert message["X-Phased-Updater-Preview"] == "written by a dry run, not sent"
