@@ -155,9 +155,10 @@ class Reminder:
                 self.stopped_from,
                 self.problems,
             )
+            them, lines_ = ("them", "these lines") if len(remaining) > 1 else ("it", "this line")
             lines += _paragraph(
-                "Fix it in a follow-up upload or, if this update does not cause them, ask"
-                f" the SRU team ({SRU_TEAM}) for an override. They would add these lines to"
+                f"Fix it in a follow-up upload or, if this update does not cause {them}, ask"
+                f" the SRU team ({SRU_TEAM}) for an override. They would add {lines_} to"
                 " the overrides file:"
             )
             lines += [f"    {override_line(stop, p)}" for p in remaining] + [""]
