@@ -43,7 +43,9 @@ SMTP_KEYS = ("host", "port", "user", "auth_type", "transport_security")
 def walkthrough_file(name: str) -> str:
     """A file the walkthrough shows: a fenced block whose first line is `# NAME`."""
     markdown = WALKTHROUGH.read_text(encoding="utf-8")
-    blocks = re.findall(r"```\w*\n# (\S+)\n(.*?)```", markdown, flags=re.DOTALL)
+    blocks: list[tuple[str, str]] = re.findall(
+        r"```\w*\n# (\S+)\n(.*?)```", markdown, flags=re.DOTALL
+    )
     return next(text for file, text in blocks if file == name)
 
 

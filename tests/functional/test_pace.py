@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.doubles.errortracker import ErrorTrackerDouble
+from tests.doubles.launchpad import Fault
 from tests.doubles.scenario import SUPPORTED, Binary, Person, Scenario, Series, Upload
 from tests.doubles.scenarios import CRASHING_UPDATE, DEMO_NOW, demo, demo_errors
 from tests.functional.conftest import MakeLaunchpad
@@ -276,3 +277,23 @@ def test_two_grouped_sources_step_together_and_one_holds_while_the_other_is_stop
     assert boot.run() == 0
     assert levels(boot) == {"shim-signed": ("advance", 40), "grub2-signed": ("advance", 40)}
     assert debs(boot, SHIM) == debs(boot, GRUB) == {40}
+
+
+def test_a_member_launchpad_cannot_read_is_not_evaluated_and_the_others_wait(boot: Engine) -> None:
+    [shim] = [
+        s.id
+        for s in boot.launchpad.archive.sources.values()
+        if (s.series, s.name, s.version) == SHIM
+    ]
+    boot.launchpad.faults.append(Fault("GET", rf"\+sourcepub/{shim}\?.*ws\.op=getPublishedBinaries"))
+    assert boot.run() == 1
+    report = boot.report()
+    assert [(n["source"], "cannot read from Launchpad" in n["error"]) for n in
+            report["not_evaluated"]] == [("shim-signed", True)]  # fmt: skip
+    grub = boot.package("grub2-signed")
+    assert (grub["action"], grub["percentage"]) == ("wait", 10)
+    assert "shim-signed was not evaluated in this run" in grub["reason"]
+    assert debs(boot, GRUB) == debs(boot, SHIM) == {10}
+    boot.later(6)  # the fault was a one-off: both are read, and step together
+    assert boot.run() == 0
+    assert levels(boot) == {"shim-signed": ("advance", 20), "grub2-signed": ("advance", 20)}
