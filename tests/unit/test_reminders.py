@@ -62,6 +62,13 @@ def test_a_new_stop_counts_from_itself_not_from_an_older_stops_reminder() -> Non
     assert reminder.due(new_stop, old_reminder, new_stop + WEEK, WEEK)
 
 
+def test_a_stop_mailed_late_is_reminded_a_period_after_its_mail() -> None:
+    # A stop made 200 days ago, found on Launchpad by a fresh database and mailed now.
+    stopped_long_ago, mailed = T0 - timedelta(days=200), T0
+    assert not reminder.due(stopped_long_ago, mailed, T0 + timedelta(hours=6), WEEK)
+    assert reminder.due(stopped_long_ago, mailed, T0 + WEEK, WEEK)
+
+
 def test_zero_turns_reminders_off() -> None:
     assert not reminder.due(T0, None, T0 + 52 * WEEK, timedelta(0))
 

@@ -8,8 +8,10 @@ is still not overridden, what to do, and the report link.
 
 At most one per update per `every`, whatever the number of runs or restarts: a
 reminder is due once `every` has passed since the stop and since the update's last
-reminder in the outbox, and its outbox key is the update's next reminder number, so
-two runs can never queue the same one (the outbox's key is unique). A halt or a
+message in the outbox (its last reminder, or the stop's own mail, which a stop found on
+Launchpad long after it was made gets only now), and its outbox key is the update's
+next reminder number, so two runs can never queue the same one (the outbox's key is
+unique). A halt or a
 person's stop on Launchpad is a person's decision: it gets no reminder.
 
 Pure: no I/O and no clock; `session` asks the outbox and queues.
@@ -35,9 +37,14 @@ from phased_updater.text import one_line
 _FILE_UNSAFE = re.compile(r"[^A-Za-z0-9.+~:_-]")
 
 
+def update_prefix(series: str, source: str, version: str) -> str:
+    """What every outbox key of an update starts with: its stop mails' and reminders'."""
+    return f"{series}/{source}/{version}/"
+
+
 def key_prefix(series: str, source: str, version: str) -> str:
     """What every reminder key of an update starts with (never a stop mail's key)."""
-    return f"{series}/{source}/{version}/reminder/"
+    return f"{update_prefix(series, source, version)}reminder/"
 
 
 def stop_in_force(decision: Decision) -> StopRecord | None:
@@ -47,16 +54,17 @@ def stop_in_force(decision: Decision) -> StopRecord | None:
 
 
 def due(
-    stopped_at: datetime, last_reminded: datetime | None, now: datetime, every: timedelta
+    stopped_at: datetime, last_mailed: datetime | None, now: datetime, every: timedelta
 ) -> bool:
-    """Whether a reminder is due: `every` since the stop and since the last reminder.
+    """Whether a reminder is due: `every` since the stop and since the last message.
 
-    `every` of zero turns reminders off. No slack: "at most one per `every`" is the
-    promise, so a run a minute early waits for the next one.
+    `last_mailed`: when the update's last message (a reminder, or a stop's mail) was
+    queued. `every` of zero turns reminders off. No slack: "at most one per `every`" is
+    the promise, so a run a minute early waits for the next one.
     """
     if every <= timedelta(0):
         return False
-    since = max(stopped_at, last_reminded) if last_reminded is not None else stopped_at
+    since = max(stopped_at, last_mailed) if last_mailed is not None else stopped_at
     return now - since >= every
 
 

@@ -229,10 +229,10 @@ class MailSession:
         stop = reminder.stop_in_force(decision)
         if stop is None or every <= timedelta(0):
             return
-        earlier = outbox.queued_since(
-            connection, reminder.key_prefix(update.series.name, update.source, update.version)
-        )
-        if not reminder.due(stop.at, max(earlier, default=None), self.now, every):
+        key = (update.series.name, update.source, update.version)
+        earlier = outbox.queued_since(connection, reminder.key_prefix(*key))
+        mailed = outbox.queued_since(connection, reminder.update_prefix(*key))
+        if not reminder.due(stop.at, max(mailed, default=None), self.now, every):
             return
         message = reminder.Reminder.of(
             update, decision, every=every, number=len(earlier) + 1, now=self.now
