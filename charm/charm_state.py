@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -29,6 +30,10 @@ from phased_updater.config import (
 )
 from phased_updater.debian import is_series_name
 from phased_updater.duration import parse_duration
+from phased_updater.errors import EntryError
+from phased_updater.freeze import FreezeCalendar
+from phased_updater.groups import Group, Groups, parse_groups
+from phased_updater.speed import SpeedClass, SpeedClasses, parse_classes, parse_sources
 from phased_updater.text import redact
 
 MIN_INTERVAL_SECONDS = 15 * 60
@@ -78,6 +83,57 @@ def _duration(option: str, text: str) -> timedelta:
     return duration
 
 
+# Ubuntu's proposal (ubuntu-release, January 2025): nothing reaches 100% between
+# Friday 00:00 and Monday 12:00 UTC, while nobody watches.
+DEFAULT_FREEZE_WINDOWS = "Fri 00:00-Mon 12:00"
+PHASING_TABLES = ("classes", "sources", "groups")
+
+
+@dataclass(frozen=True)
+class PhasingTables:
+    """The `phasing` option, parsed and checked by the engine's own parsers."""
+
+    classes: tuple[SpeedClass, ...] = ()
+    sources: tuple[tuple[str, str], ...] = ()
+    groups: tuple[Group, ...] = ()
+
+
+def parse_phasing(text: str, step: int, interval: timedelta) -> PhasingTables:
+    """The `phasing` option's TOML; ConfigurationError naming the bad entry."""
+    if not text.strip():
+        return PhasingTables()
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigurationError("phasing", "", f"not valid TOML ({error})") from None
+    for table in data:
+        if table not in PHASING_TABLES:
+            raise ConfigurationError(
+                "phasing", table, "unknown table: expected [classes], [sources] or [groups]"
+            )
+    try:
+        classes = parse_classes(data.get("classes", {}))
+        sources = parse_sources(data.get("sources", {}))
+        groups = Groups(parse_groups(data.get("groups", {})))
+        groups.check(SpeedClasses(step, interval, classes, sources))
+    except EntryError as error:
+        raise ConfigurationError("phasing", error.entry, error.reason) from None
+    for speed in classes:
+        if speed.interval is not None and speed.interval.total_seconds() < MIN_INTERVAL_SECONDS:
+            raise ConfigurationError(
+                "phasing", f"classes.{speed.name}.interval", "must be at least 15m"
+            )
+    return PhasingTables(classes, sources, groups.groups)
+
+
+def parse_freeze_windows(text: str) -> tuple[str, ...]:
+    """The `freeze-windows` option, as the engine writes each window."""
+    try:
+        return FreezeCalendar.parse(_split_list(text)).texts()
+    except EntryError as error:
+        raise ConfigurationError("freeze-windows", error.entry, error.reason) from None
+
+
 @dataclass(frozen=True, kw_only=True)
 class CharmConfig:
     """`juju config`, loaded with CharmBase.load_config; raises ConfigurationError."""
@@ -98,10 +154,15 @@ class CharmConfig:
     overrides_repository: str = ""
     overrides_branch: str = DEFAULT_OVERRIDES_BRANCH
     overrides_file: str = DEFAULT_OVERRIDES_FILE
+    phasing: str = ""
+    freeze_windows: str = DEFAULT_FREEZE_WINDOWS
+    reminder_days: int = 7
     # Derived, typed forms of the strings above.
     run_every_seconds: int = field(init=False)  # the timer's period
     series_list: tuple[str, ...] = field(init=False)
     mail_cc_list: tuple[str, ...] = field(init=False)
+    phasing_tables: PhasingTables = field(init=False)
+    freeze_window_list: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         if not 1 <= self.step <= 100:
@@ -153,9 +214,15 @@ class CharmConfig:
                 reason = problem(value)
                 if reason is not None:
                     raise ConfigurationError(option, redact(value), reason)
+        if not 0 <= self.reminder_days <= 365:
+            raise ConfigurationError(
+                "reminder-days", self.reminder_days, "must be between 0 (off) and 365"
+            )
         object.__setattr__(self, "run_every_seconds", int(run_every.total_seconds()))
         object.__setattr__(self, "series_list", series)
         object.__setattr__(self, "mail_cc_list", cc)
+        object.__setattr__(self, "phasing_tables", parse_phasing(self.phasing, self.step, interval))
+        object.__setattr__(self, "freeze_window_list", parse_freeze_windows(self.freeze_windows))
 
 
 def _secret_value(

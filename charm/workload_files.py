@@ -10,9 +10,11 @@ import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from charm_state import CharmState
+from charm_state import CharmState, PhasingTables
 from layout import RUN_SERVICE, SYSTEM_USER, Layout
 from peer_data import Halt, Override
+
+from phased_updater.duration import format_duration
 
 # flock's exit status when another cycle holds the lock (EX_TEMPFAIL).
 CYCLE_BUSY_EXIT = 75
@@ -60,6 +62,27 @@ def render_toml(settings: Mapping[str, str | int | bool | Sequence[str]]) -> str
     return "\n".join(lines) + "\n"
 
 
+def render_phasing(tables: PhasingTables) -> str:
+    """The engine's [classes], [sources] and [groups] tables ("" when all are empty)."""
+    lines: list[str] = []
+    if tables.classes:
+        lines += ["", "[classes]"]
+        for speed in tables.classes:
+            spec = f"step = {speed.step}"
+            if speed.interval is not None:
+                spec += f", interval = {_toml_value(format_duration(speed.interval))}"
+            lines.append(f"{_toml_value(speed.name)} = {{ {spec} }}")
+    if tables.sources:
+        lines += ["", "[sources]"]
+        lines += [f"{_toml_value(source)} = {_toml_value(name)}" for source, name in tables.sources]
+    for group in tables.groups:
+        lines += ["", f"[groups.{_toml_value(group.name)}]"]
+        lines.append(f"sources = {_toml_value(list(group.sources))}")
+        if group.speed_class is not None:
+            lines.append(f"class = {_toml_value(group.speed_class)}")
+    return "\n".join(lines) + "\n" if lines else ""
+
+
 def render_config(state: CharmState, layout: Layout) -> str:
     """The engine's config.toml: options as the engine names them (see its README)."""
     config = state.config
@@ -69,6 +92,8 @@ def render_config(state: CharmState, layout: Layout) -> str:
         "series": list(config.series_list),
         "step": config.step,
         "interval": config.interval,
+        "freeze_windows": list(config.freeze_window_list),
+        "reminder_days": config.reminder_days,
         "overrides": str(layout.overrides),
         "override_command": OVERRIDE_COMMAND.format(app=state.topology.application),
         "halts": str(layout.halts),
@@ -104,7 +129,8 @@ def render_config(state: CharmState, layout: Layout) -> str:
         if state.mail_from:
             settings["mail_from"] = state.mail_from
         settings["mail_cc"] = list(config.mail_cc_list)
-    return render_toml(settings)
+    # The tables last: a TOML table runs to the end of the file or the next table.
+    return render_toml(settings) + render_phasing(config.phasing_tables)
 
 
 def render_overrides(overrides: Sequence[Override]) -> str:

@@ -4,6 +4,9 @@ The TOML keys are the long options with underscores (`errors_url`, `report_dir`,
 Every value is validated here, before anything else happens, so that a bad value
 stops the program with one line naming it and never half-runs a cycle.
 
+Three tables have no option of their own, only `--config`: `[classes]` and `[sources]`
+(speed classes, `speed`) and `[groups]` (phasing groups, `groups`).
+
 `Settings` is the whole parsed configuration, and only the commands see it whole:
 each component is handed what it uses (the cycle its `CycleOptions`, the Launchpad
 client its `Connection`, the mail session the fields its `MailSettings` names).
@@ -26,15 +29,23 @@ from urllib.parse import urlsplit
 
 from phased_updater.duration import parse_duration
 from phased_updater.duration import parse_timestamp as parse_iso_timestamp
-from phased_updater.errors import UsageError
+from phased_updater.errors import EntryError, UsageError
+from phased_updater.freeze import FreezeCalendar
+from phased_updater.groups import Groups, parse_groups
 from phased_updater.override_feedback import COMMAND_FIELDS, HowToOverride
+from phased_updater.speed import (
+    MINIMUM_INTERVAL,
+    SpeedClass,
+    SpeedClasses,
+    parse_classes,
+    parse_sources,
+)
 from phased_updater.text import redact
 
 DEFAULT_ERRORS_URL = "https://errors.ubuntu.com/api/1.0/"
 # The values of smtp_auth and smtp_security; the charm maps the smtp relation onto them.
 SMTP_AUTH = ("none", "plain")
 SMTP_SECURITY = ("none", "starttls", "tls")
-MINIMUM_INTERVAL = timedelta(minutes=1)
 NOW_YEARS = (1970, 9000)
 _WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
 # The overrides' git repository: the URLs git fetches without help, and the defaults.
@@ -42,6 +53,7 @@ GIT_SCHEMES = ("https", "http", "git", "ssh", "file")
 DEFAULT_OVERRIDES_BRANCH = "main"
 DEFAULT_OVERRIDES_FILE = "phased-updates-overrides.txt"
 _BRANCH = re.compile(r"[A-Za-z0-9._+-]+(?:/[A-Za-z0-9._+-]+)*")
+DEFAULT_REMINDER_DAYS = 7
 
 
 def default_state() -> Path:
@@ -88,6 +100,21 @@ class Settings:
     smtp_security: str = "none"
     smtp_skip_verify: bool = False
     smtp_timeout: float = 30.0
+    # Days between reminders of an automatic stop left unresolved; 0: no reminders.
+    reminder_days: int = DEFAULT_REMINDER_DAYS
+    freeze_windows: FreezeCalendar = field(default_factory=FreezeCalendar)
+    classes: tuple[SpeedClass, ...] = ()  # the [classes] table
+    sources: tuple[tuple[str, str], ...] = ()  # the [sources] table
+    groups: Groups = field(default_factory=Groups)  # the [groups] table
+
+    @property
+    def speed_classes(self) -> SpeedClasses:
+        """The classes in force; the default one steps `step` every `interval`."""
+        return SpeedClasses(self.step, self.interval, self.classes, self.sources)
+
+    @property
+    def reminder_every(self) -> timedelta:
+        return timedelta(days=self.reminder_days)
 
     @property
     def cache_dir(self) -> Path:
@@ -251,6 +278,20 @@ def _duration(key: str, value: Any) -> timedelta:
     return duration
 
 
+def _structured(key: str, value: Any, parse: Any) -> Any:
+    """A table or list parsed by its own module, whose EntryError names the entry."""
+    try:
+        return parse(value)
+    except EntryError as error:
+        if key == "freeze_windows":
+            raise UsageError(f"freeze_windows {error.entry!r}: {error.reason}") from None
+        raise UsageError(str(error)) from None
+
+
+def _freeze_windows(value: Any) -> FreezeCalendar:
+    return FreezeCalendar.parse(_list("freeze_windows", value))
+
+
 def _choice(key: str, value: Any, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise UsageError(f"{key} {value!r}: expected one of {', '.join(choices)}")
@@ -308,6 +349,16 @@ def _convert(key: str, value: Any) -> Any:
             return _choice(key, value, SMTP_AUTH)
         case "smtp_security":
             return _choice(key, value, SMTP_SECURITY)
+        case "reminder_days":
+            return _int(key, value, 0, 365)
+        case "freeze_windows":
+            return _structured(key, value, _freeze_windows)
+        case "classes":
+            return _structured(key, value, parse_classes)
+        case "sources":
+            return _structured(key, value, parse_sources)
+        case "groups":
+            return _structured(key, value, lambda v: Groups(parse_groups(v)))
     raise UsageError(f"unknown setting {key!r}")
 
 
@@ -338,4 +389,14 @@ def load_settings(args: argparse.Namespace) -> Settings:
     now = getattr(args, "now", None)
     if now is not None:
         values["now"] = parse_now(now)
-    return Settings(**values)
+    settings = Settings(**values)
+    check_phasing(settings)
+    return settings
+
+
+def check_phasing(settings: Settings) -> None:
+    """The classes the [sources] and [groups] tables name exist."""
+    try:
+        settings.groups.check(settings.speed_classes)
+    except ValueError as error:
+        raise UsageError(str(error)) from None

@@ -13,8 +13,11 @@ costs Launchpad little more than the -updates listings.
 Concurrency: each source is one work item, run start to finish by one worker thread
 with its own launchpadlib client (a client must not be shared between threads), so
 its writes go through the client that read it. Semaphores bound the requests in flight
-to Launchpad and to the Error Tracker separately. Items are independent, so the
-decisions do not depend on the number of workers.
+to Launchpad and to the Error Tracker separately. The members of a phasing group in a
+series are one unit of work: one worker reads and checks them all, decides each at the
+group's pace, applies the group rules (`groups.move_together`) to those decisions
+together, then writes and records each. Units are independent, so the decisions do not
+depend on the number of workers.
 """
 
 from __future__ import annotations
@@ -29,16 +32,20 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Protocol
 
 from phased_updater.duration import format_duration
 from phased_updater.errors import EXIT_INCOMPLETE, EXIT_OK, error_text
+from phased_updater.freeze import FreezeCalendar
+from phased_updater.groups import Groups, Member, move_together
 from phased_updater.model import (
     Action,
     CrashCheck,
     Decision,
     Halt,
     NotEvaluated,
+    Pace,
     Resume,
     Series,
     Standing,
@@ -59,6 +66,7 @@ from phased_updater.sources.launchpad import (
     SetupError,
     SourceListing,
 )
+from phased_updater.speed import SpeedClasses
 from phased_updater.store import Store
 
 log = logging.getLogger(__name__)
@@ -84,6 +92,18 @@ class CycleOptions:
     # started, those left are reported as not evaluated and the run exits 1. Requests
     # in flight end by their own deadlines. None: no limit.
     run_deadline: timedelta | None = None
+    # Speed classes (None: the built-in ones, the default stepping `step` every
+    # `interval`), phasing groups and freeze windows.
+    speed: SpeedClasses | None = None
+    groups: Groups = field(default_factory=Groups)
+    freeze: FreezeCalendar = field(default_factory=FreezeCalendar)
+
+    @property
+    def speed_classes(self) -> SpeedClasses:
+        return self.speed or SpeedClasses(self.step, self.interval)
+
+    def pace_of(self, source: str) -> Pace:
+        return self.groups.pace_of(source, self.speed_classes)
 
 
 class DecisionListener(Protocol):
@@ -116,6 +136,20 @@ class KeptRead(enum.Enum):
 
 # Makes a Launchpad client, given the archive's self_link once one client has it.
 ArchiveFactory = Callable[[str | None], LaunchpadArchive]
+
+
+@dataclass(frozen=True)
+class _Read:
+    """An update as read (in this run, or kept from an earlier one) and its check."""
+
+    update: Update
+    check: CrashCheck
+    client: int | None  # the client that read it in this run; None for a kept read
+    fresh: bool
+
+
+# What processing one work item gives: the outcome, or why it was not evaluated.
+Processed = tuple["WorkItem", "Outcome | None", str | None]
 
 
 @dataclass(frozen=True)
@@ -225,7 +259,11 @@ class Cycle:
         if self.options.run_deadline is not None:
             self._ends_at = self._clock() + self.options.run_deadline.total_seconds()
         self.run_id = self.store.start_run(
-            self.now, self.dry_run, self.options.step, self.options.interval
+            self.now,
+            self.dry_run,
+            self.options.step,
+            self.options.interval,
+            freeze_windows=self.options.freeze.texts(),
         )
         result = CycleResult(self.run_id)
         try:
@@ -365,6 +403,15 @@ class Cycle:
         last = self.store.last_listed(series.name)
         return None if last is None else min(last, self.now) - DISCOVERY_OVERLAP
 
+    def _units(self, work: list[WorkItem]) -> list[list[WorkItem]]:
+        """Work in units: one per update, but one per phasing group and series."""
+        units: dict[tuple[str, ...], list[WorkItem]] = {}
+        for item in work:
+            group = self.options.groups.group_of(item.source)
+            unit = ("group", item.series.name, group.name) if group else ("update", *item.key)
+            units.setdefault(unit, []).append(item)
+        return list(units.values())
+
     def _process_all(self, work: list[WorkItem], result: CycleResult) -> None:
         # Enough threads to keep both bounds busy: one waits on Launchpad while
         # another waits on the Error Tracker. With one worker, strictly sequential.
@@ -372,17 +419,19 @@ class Cycle:
         threads = 1 if sequential else self.options.launchpad_workers + self.options.errors_workers
         late = 0
         with ThreadPoolExecutor(threads, thread_name_prefix="phaser") as pool:
-            for item, outcome, failure in pool.map(lambda i: self._process(i, len(work)), work):
-                if outcome is not None:
-                    result.outcomes.append(outcome)
-                    if outcome.error:
-                        result.failures.append(f"{item}: {outcome.error}")
-                if failure is not None:
-                    result.not_evaluated.append(NotEvaluated(*item.key, failure))
-                    if failure == self._deadline_passed():
-                        late += 1  # one failure line for all of them, below
-                    else:
-                        result.failures.append(f"{item}: {failure}")
+            units = self._units(work)
+            for processed in pool.map(lambda u: self._process_unit(u, len(work)), units):
+                for item, outcome, failure in processed:
+                    if outcome is not None:
+                        result.outcomes.append(outcome)
+                        if outcome.error:
+                            result.failures.append(f"{item}: {outcome.error}")
+                    if failure is not None:
+                        result.not_evaluated.append(NotEvaluated(*item.key, failure))
+                        if failure == self._deadline_passed():
+                            late += 1  # one failure line for all of them, below
+                        else:
+                            result.failures.append(f"{item}: {failure}")
         if late:
             message = f"{self._deadline_passed()}: {late} of {len(work)} update(s) not evaluated"
             log.error("%s", message)
@@ -397,14 +446,39 @@ class Cycle:
         limit = self.options.run_deadline or timedelta(0)
         return f"the run's deadline ({format_duration(limit)}) passed"
 
-    def _process(self, item: WorkItem, total: int) -> tuple[WorkItem, Outcome | None, str | None]:
+    def _process_unit(self, unit: list[WorkItem], total: int) -> list[Processed]:
+        if len(unit) == 1:
+            return [self._process(unit[0], total)]
+        if self._out_of_time():
+            # Never half a group: one started before the deadline is finished whole.
+            return [(item, None, self._deadline_passed()) for item in unit]
+        try:
+            return self._process_group(unit, total)
+        except Exception as error:
+            # A bug in deciding the group costs its members one run, not the cycle.
+            log.exception("%s: unexpected failure deciding its group", unit[0])
+            return [(item, None, f"unexpected failure: {type(error).__name__}") for item in unit]
+
+    def _guarded(
+        self,
+        item: WorkItem,
+        evaluate: Callable[[], Outcome | None],
+        total: int,
+        *,
+        deadline: bool = True,
+    ) -> Processed:
+        """Run `evaluate` for `item`, turning every failure into why it was not evaluated.
+
+        With `deadline`, nothing is started once the run's deadline has passed (a
+        group's members are checked once, for the whole group).
+        """
         if self._rejected.is_set():
             return item, None, "not evaluated: Launchpad rejected the credentials"
-        if self._out_of_time():
+        if deadline and self._out_of_time():
             # Nothing read, nothing written: it keeps its level until the next run.
             return item, None, self._deadline_passed()
         try:
-            outcome = self._evaluate(item)
+            outcome = evaluate()
         except CredentialsRejected:
             self._rejected.set()
             return item, None, "Launchpad rejected the credentials"
@@ -421,14 +495,29 @@ class Cycle:
             self._log(item, outcome, total)
         return item, outcome, None
 
+    def _process(self, item: WorkItem, total: int) -> Processed:
+        return self._guarded(item, lambda: self._evaluate(item), total)
+
     def _evaluate(self, item: WorkItem) -> Outcome | None:
         """Read, check, decide, apply and record one update; None if it is not phasing."""
-        last_check = None
+        kept = None
         if item.last_read is not None:
-            last_check = self._check(item.last_read)
-            decision = self._decide(item, item.last_read, last_check)
-            if self._reusable(item.last_read, decision):
-                return self._apply_and_record(item.last_read, decision, None, fresh=False)
+            kept = _Read(item.last_read, self._check(item.last_read), None, fresh=False)
+            decision = self._decide(item, kept.update, kept.check)
+            if self._reusable(kept.update, decision):
+                return self._apply_and_record(kept.update, decision, None, fresh=False)
+        read = self._read(item, kept)
+        if read is None:
+            return None
+        return self._apply_and_record(
+            read.update, self._decide(item, read.update, read.check), read.client
+        )
+
+    def _read(self, item: WorkItem, kept: _Read | None) -> _Read | None:
+        """Read `item` from Launchpad and check it; None (and retired) if it is not phasing.
+
+        The check made on `kept` is reused when it asked the same questions.
+        """
         with self._clients.checkout() as (client, archive):
             update = archive.read_update(
                 item.series,
@@ -442,30 +531,107 @@ class Cycle:
             self.store.retire(item.key, self.now, update.why)
             log.info("%s: no longer phasing: %s", item, update.why)
             return None
-        asked_before = asked_about(item.last_read) if item.last_read is not None else None
-        if last_check is not None and asked_before == asked_about(update):
-            check = last_check  # the same questions, asked a moment ago
-        else:
-            check = self._check(update)
-        return self._apply_and_record(update, self._decide(item, update, check), client)
+        if kept is not None and asked_about(kept.update) == asked_about(update):
+            return _Read(update, kept.check, client, fresh=True)  # asked a moment ago
+        return _Read(update, self._check(update), client, fresh=True)
+
+    def _process_group(self, items: list[WorkItem], total: int) -> list[Processed]:
+        """The members of one phasing group in one series, decided together.
+
+        A member that cannot be read is not evaluated, and the others do not step in
+        this run (it might be stopped). A decision that writes is made on fresh reads:
+        members decided on a kept read are read again until no such decision writes.
+        """
+        reads: dict[UpdateKey, _Read] = {}
+        failed: dict[UpdateKey, str] = {}
+        done: dict[UpdateKey, Processed] = {}
+
+        def note(item: WorkItem, failure: str | None) -> None:
+            if failure is not None:
+                reads.pop(item.key, None)
+                failed[item.key] = failure
+                done[item.key] = (item, None, failure)
+
+        def keep(item: WorkItem, update: Update) -> None:
+            reads[item.key] = _Read(update, self._check(update), None, fresh=False)
+
+        def read(item: WorkItem) -> None:
+            found = self._read(item, reads.pop(item.key, None))
+            if found is not None:
+                reads[item.key] = found
+
+        def inside(item: WorkItem, step: Callable[[], None]) -> str | None:
+            """Why `step` failed for `item`; the run's deadline was checked for the group."""
+            return self._guarded(item, step, total, deadline=False)[2]
+
+        for item in items:
+            if item.last_read is not None:
+                note(item, inside(item, partial(keep, item, item.last_read)))
+            else:
+                note(item, inside(item, partial(read, item)))
+        while True:
+            decisions = self._decide_together(items, reads, failed)
+            stale = [
+                item
+                for item in items
+                if item.key in reads
+                and not reads[item.key].fresh
+                and not self._reusable(reads[item.key].update, decisions[item.key])
+            ]
+            if not stale:
+                break
+            for item in stale:
+                note(item, inside(item, partial(read, item)))
+        for item in items:
+            if item.key in reads:
+                got = reads[item.key]
+                apply = partial(
+                    self._apply_and_record,
+                    got.update,
+                    decisions[item.key],
+                    got.client,
+                    fresh=got.fresh,
+                )
+                done[item.key] = self._guarded(item, apply, total, deadline=False)
+        return [done[item.key] for item in items if item.key in done]
+
+    def _decide_together(
+        self,
+        items: list[WorkItem],
+        reads: Mapping[UpdateKey, _Read],
+        failed: Mapping[UpdateKey, str],
+    ) -> dict[UpdateKey, Decision]:
+        """Each member's decision at the group's pace, then the group rules over them all."""
+        members = [
+            (item, Member(read.update, self._decide(item, read.update, read.check)))
+            for item in items
+            if (read := reads.get(item.key)) is not None
+        ]
+        unavailable = [(key.source, why) for key, why in failed.items()]
+        pace = self.options.pace_of(items[0].source)
+        decided = move_together(pace, [member for _, member in members], self.now, unavailable)
+        return {item.key: decision for (item, _), decision in zip(members, decided, strict=True)}
 
     def _check(self, update: Update) -> CrashCheck:
         with self._errors_slots:
             return self.errors.check(update)
 
     def _decide(self, item: WorkItem, update: Update, check: CrashCheck) -> Decision:
-        return decide(
+        pace = self.options.pace_of(item.source)
+        decision = decide(
             update,
             check,
             self.overrides,
             item.halt,
             self.now,
-            self.options.step,
-            self.options.interval,
+            pace.step,
+            pace.interval,
             standing=item.standing,
             resumed=item.resumed,
             phaser=self.phaser,
+            freeze=self.options.freeze,
         )
+        return replace(decision, pace=pace)
 
     def _reusable(self, last_read: Update, decision: Decision) -> bool:
         """Whether a decision on what an earlier run read stands without a new read.

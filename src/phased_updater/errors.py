@@ -15,6 +15,20 @@ class UsageError(Exception):
     """
 
 
+class EntryError(ValueError):
+    """A bad entry of a structured setting (a speed class, a group, a freeze window).
+
+    `entry` names it as its table writes it (`classes.slow.step`, `groups.boot`, or the
+    window's text), so that the engine's usage error and the charm's blocked status
+    both point at it; `reason` says what is wrong.
+    """
+
+    def __init__(self, entry: str, reason: str) -> None:
+        self.entry = entry
+        self.reason = reason
+        super().__init__(f"{entry}: {reason}")
+
+
 # The most of an error's own text that leaves the process.
 MAX_ERROR_TEXT = 200
 

@@ -6,7 +6,11 @@ The model (pure; no clock is read here):
   update has been at its level for at least ``interval`` less a tenth, so every run
   raises it, and step k lands at ``start + k * interval`` where ``start`` is when the
   update reached ``start_percent`` (the run that set it, or "now" for a new forecast).
-- Each step adds ``step`` points, capped at 100 (fully phased).
+- Each step adds ``step`` points, capped at 100 (fully phased). ``step`` and
+  ``interval`` are those of the update's speed class.
+- A freeze window (`freeze`) holds the step it refuses (the step to 100, or any step
+  in a ``no-steps`` window) until the window ends: that step lands at the window's end,
+  and the next ones an interval apart from there.
 - No regression is assumed: the forecast is the best case.
 
 A machine is offered the update at p% when apt's draw (0..100, uniform) is <= p, so
@@ -20,6 +24,8 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from phased_updater.freeze import FreezeCalendar, FreezeWindow
+
 FULLY_PHASED = 100
 _DRAW_OUTCOMES = FULLY_PHASED + 1  # draws are 0..100 inclusive
 
@@ -31,6 +37,8 @@ class ForecastStep:
     at: datetime
     percent: int
     share_offered: float
+    # The freeze window that held this step until it ended, if one did.
+    held_by: FreezeWindow | None = None
 
 
 def share_offered(percent: int | None) -> float:
@@ -53,29 +61,46 @@ def steps_to_completion(start_percent: int, step: int) -> int:
 
 
 def schedule(
-    start_percent: int, step: int, interval: timedelta, start: datetime
+    start_percent: int,
+    step: int,
+    interval: timedelta,
+    start: datetime,
+    freeze: FreezeCalendar | None = None,
 ) -> list[ForecastStep]:
     """The rollout from ``start_percent`` at ``start`` to 100%, one row per level.
 
-    The first row is the current level at ``start``; row k (k >= 1) is at
-    ``start + k * interval``; the last row is 100%. An update already at 100% gives
-    a single row.
+    The first row is the current level at ``start``; without freeze windows row k
+    (k >= 1) is at ``start + k * interval``; the last row is 100%. An update already at
+    100% gives a single row.
     """
     _check_interval(interval)
     count = steps_to_completion(start_percent, step)
-    rows = []
-    for index in range(count + 1):
+    rows = [ForecastStep(start, start_percent, share_offered(start_percent))]
+    at = start
+    for index in range(1, count + 1):
         percent = min(start_percent + index * step, FULLY_PHASED)
-        rows.append(ForecastStep(start + index * interval, percent, share_offered(percent)))
+        due = at + interval
+        at, held_by = due, None
+        if freeze:
+            completes = percent == FULLY_PHASED
+            at = freeze.allowed_from(due, completes=completes)
+            held_by = freeze.refusing(due, completes=completes) if at != due else None
+        rows.append(ForecastStep(at, percent, share_offered(percent), held_by))
     return rows
 
 
 def expected_completion(
-    start_percent: int, step: int, interval: timedelta, start: datetime
+    start_percent: int,
+    step: int,
+    interval: timedelta,
+    start: datetime,
+    freeze: FreezeCalendar | None = None,
 ) -> datetime:
     """When an update at ``start_percent`` since ``start`` reaches 100%, if nothing stops it."""
-    _check_interval(interval)
-    return start + steps_to_completion(start_percent, step) * interval
+    if not freeze:
+        _check_interval(interval)
+        return start + steps_to_completion(start_percent, step) * interval
+    return schedule(start_percent, step, interval, start, freeze)[-1].at
 
 
 def _check_percent(percent: int, what: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from phased_updater.duration import format_timestamp as _timestamp
@@ -50,6 +50,9 @@ class Action(enum.StrEnum):
     RESUME = "resume"  # every problem resolved, or a person resumed it: back to its peak
     HALT = "halt"  # halted with `phased-updater halt`: to 0, never resumed by the engine
     HOLD = "hold"  # left as it is for a person: their stop on Launchpad, or nothing to compare
+    # Healthy and phasing, but held at its level because a member of its phasing group
+    # is stopped or halted (the state stays `phasing`): it moves again with the group.
+    GROUP_HOLD = "group-hold"
     UNKNOWN = "unknown"  # the Error Tracker could not answer: nothing changes
 
 
@@ -405,6 +408,39 @@ class NotEvaluated:
 
 
 @dataclass(frozen=True)
+class Pace:
+    """How fast an update phases: its speed class's step and interval, and its group.
+
+    A member of a phasing group phases at the group's class (see `groups`).
+    """
+
+    speed_class: str  # "normal", "medium", "slow", or a class of the config's own
+    step: int
+    interval: timedelta
+    group: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "class": self.speed_class,
+            "step": self.step,
+            "interval_seconds": int(self.interval.total_seconds()),
+            "group": self.group,
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> Pace | None:
+        """None for anything but what `to_json` writes: readers never fail on it."""
+        if not isinstance(data, dict):
+            return None
+        name, step, seconds = data.get("class"), data.get("step"), data.get("interval_seconds")
+        group = data.get("group")
+        if not isinstance(name, str) or not isinstance(step, int) or not isinstance(seconds, int):
+            return None
+        interval = timedelta(seconds=seconds)
+        return cls(name, step, interval, group if isinstance(group, str) else None)
+
+
+@dataclass(frozen=True)
 class Decision:
     """What the policy decided for one update, with everything needed to explain it."""
 
@@ -423,6 +459,9 @@ class Decision:
     # The person behind a decision the phaser did not make on its own: who halted,
     # stopped, raised or resumed it ("~name", or `resume --by`); None otherwise.
     by: str | None = None
+    # The speed class (and phasing group) it was decided at; None for a decision made
+    # outside a cycle (`phased-updater halt`).
+    pace: Pace | None = None
 
     @property
     def changes_percentage(self) -> bool:

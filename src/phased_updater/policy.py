@@ -35,6 +35,13 @@ The rules, in the order they are applied:
     fires every interval step once per firing although the previous write landed a
     little after the previous firing. "At its level since" comes from Launchpad's own
     records, so a lost database or a second run in the same hour never steps twice.
+    The step and the interval are those of the update's speed class (`speed`), which
+    the caller passes in.
+11. A freeze window (`freeze`) in force at `now` holds a step to 100 (and a resume to
+    100): the update stays at its level and completes after the window ends. A
+    `no-steps` window holds every step; it never holds a stop, nor a resume below 100.
+
+The members of a phasing group are then decided together (`groups.move_together`).
 
 Where an earlier run wrote only some binaries, the update's level is the highest of
 them; applying the decision then brings every binary to the same level.
@@ -47,6 +54,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from phased_updater.duration import format_duration
+from phased_updater.freeze import FreezeCalendar, FreezeWindow, week_moment
 from phased_updater.model import (
     FULLY_PHASED,
     Acknowledgement,
@@ -178,6 +186,7 @@ def decide(
     standing: Standing | None = None,
     resumed: Resume | None = None,
     phaser: str | None = None,
+    freeze: FreezeCalendar | None = None,
 ) -> Decision:
     level = update.percentage
     standing = standing or Standing()
@@ -246,9 +255,12 @@ def decide(
         stop_after: StopRecord | None = None,
         from_percentage: int = level,
         since: datetime | None = None,
+        next_step: datetime | None = None,
     ) -> Decision:
         next_step_at = None
-        if state is State.PHASING and target == level and target < FULLY_PHASED:
+        if next_step is not None:
+            next_step_at = next_step
+        elif state is State.PHASING and target == level and target < FULLY_PHASED:
             next_step_at = (since or update.since) + minimum_wait(interval)
         elif state is State.PHASING and target != level:
             next_step_at = now + minimum_wait(interval)
@@ -394,6 +406,13 @@ def decide(
         if target == level:
             state = State.COMPLETE if target == FULLY_PHASED else State.PHASING
             return decision(Action.WAIT, state, level, reason)
+        # 11. Back to 100 is a completion: not in a freeze window.
+        if freeze and target == FULLY_PHASED:
+            frozen = freeze.refusing(now, completes=True)
+            if frozen is not None:
+                until = freeze.allowed_from(now, completes=True)
+                reason += f"; {_frozen(frozen, until, completes=True)}"
+                return decision(Action.WAIT, State.PHASING, level, reason, next_step=until)
         state = State.COMPLETE if target == FULLY_PHASED else State.PHASING
         return decision(Action.RESUME, state, target, reason)
 
@@ -414,13 +433,30 @@ def decide(
         target = min(level + step, FULLY_PHASED)
         state = State.COMPLETE if target == FULLY_PHASED else State.PHASING
         reason = f"no regressions; at {level}% for {format_duration(waited)}{caveat}"
+        # 11. A freeze window holds the step (to 100, or any in a no-steps window).
+        completes = target == FULLY_PHASED
+        frozen = freeze.refusing(now, completes=completes) if freeze else None
+        if freeze and frozen is not None:
+            until = freeze.allowed_from(now, completes=completes)
+            reason += f"; {_frozen(frozen, until, completes=completes)}"
+            return decision(Action.WAIT, State.PHASING, level, reason, next_step=until)
         return decision(Action.ADVANCE, state, target, reason)
 
     remaining_wait = format_duration(minimum_wait(interval) - waited)
     reason = (
         f"no regressions; at {level}% for {format_duration(waited)}, {remaining_wait} to go{caveat}"
     )
-    return decision(Action.WAIT, State.PHASING, level, reason)
+    # Its next step may fall in a freeze window: then it comes when the window ends.
+    due = update.since + minimum_wait(interval)
+    completes = level + step >= FULLY_PHASED
+    next_step = freeze.allowed_from(due, completes=completes) if freeze else None
+    return decision(Action.WAIT, State.PHASING, level, reason, next_step=next_step)
+
+
+def _frozen(window: FreezeWindow, until: datetime, *, completes: bool) -> str:
+    """e.g. "completes after Mon 12:00 UTC (freeze window Fri 00:00-Mon 12:00)"."""
+    what = "completes" if completes else "steps"
+    return f"{what} after {week_moment(until)} UTC (freeze window {window})"
 
 
 def _describe(problems: Sequence[Problem]) -> str:

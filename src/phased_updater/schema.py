@@ -118,6 +118,14 @@ JOIN (SELECT MAX(id) AS id, MIN(at) AS at FROM decisions
       GROUP BY series, source, version) span ON d.id = span.id;
 """
 
+# Version 4: the pace of each decision (its speed class, step, interval and phasing
+# group, as JSON) and the freeze windows each run was made under (a JSON list), so
+# that the report shows each update's class and forecasts with its own pace.
+_VERSION_4 = """
+ALTER TABLE decisions ADD COLUMN pace TEXT;
+ALTER TABLE runs ADD COLUMN freeze_windows TEXT;
+"""
+
 _MAIL_OUTBOX = """
 CREATE TABLE IF NOT EXISTS mail_outbox (
     id INTEGER PRIMARY KEY,
@@ -142,7 +150,12 @@ CREATE INDEX IF NOT EXISTS mail_outbox_by_status ON mail_outbox(status, id);
 """
 
 # MIGRATIONS[n] takes a database from version n - 1 to version n.
-MIGRATIONS: dict[int, str] = {1: _VERSION_1, 2: _VERSION_2, 3: _MAIL_OUTBOX + _VERSION_3}
+MIGRATIONS: dict[int, str] = {
+    1: _VERSION_1,
+    2: _VERSION_2,
+    3: _MAIL_OUTBOX + _VERSION_3,
+    4: _VERSION_4,
+}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 

@@ -26,6 +26,7 @@ from phased_updater.model import (
     Action,
     Decision,
     Halt,
+    Pace,
     Problem,
     Resume,
     Standing,
@@ -73,6 +74,7 @@ class RunRecord:
     exit_status: int | None
     summary: dict[str, Any]
     account: str | None = None  # the Launchpad account the run acted as, if it knew it
+    freeze_windows: tuple[str, ...] = ()  # the freeze windows in force, as written
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,7 +116,17 @@ def _run(row: sqlite3.Row) -> RunRecord:
         exit_status=row["exit_status"],
         summary=json.loads(row["summary"]) if row["summary"] else {},
         account=row["account"],
+        freeze_windows=_texts(row["freeze_windows"]),
     )
+
+
+def _texts(text: str | None) -> tuple[str, ...]:
+    """A JSON list of strings; nothing for anything else (readers never fail on it)."""
+    try:
+        value = json.loads(text) if text else []
+    except ValueError:
+        return ()
+    return tuple(str(v) for v in value) if isinstance(value, list) else ()
 
 
 def _decision(row: sqlite3.Row) -> DecisionRecord:
@@ -141,6 +153,7 @@ def _decision(row: sqlite3.Row) -> DecisionRecord:
         error=row["error"],
         standing=_standing(row),
         by=row["decided_by"],
+        pace=Pace.from_json(json.loads(row["pace"])) if row["pace"] else None,
     )
 
 
@@ -276,17 +289,19 @@ class Store:
         step: int,
         interval: timedelta,
         account: str | None = None,
+        freeze_windows: Sequence[str] = (),
     ) -> int:
         with self.transaction() as db:
             cursor = db.execute(
-                "INSERT INTO runs (started, dry_run, step, interval_seconds, account)"
-                " VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO runs (started, dry_run, step, interval_seconds, account,"
+                " freeze_windows) VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     format_timestamp(started),
                     int(dry_run),
                     step,
                     int(interval.total_seconds()),
                     account,
+                    json.dumps(list(freeze_windows)),
                 ),
             )
         return int(cursor.lastrowid or 0)
@@ -395,13 +410,14 @@ class Store:
             encodable(error) if error is not None else None,
             json.dumps(decision.standing.to_json(), sort_keys=True),
             encodable(decision.by) if decision.by is not None else None,
+            json.dumps(decision.pace.to_json(), sort_keys=True) if decision.pace else None,
         )
         sql = (
             "INSERT INTO decisions (run_id, at, series, source, version, previous_version,"
             " date_published, action, state, from_percentage, to_percentage,"
             " highest_percentage, since, next_step_at, reason, problems, overrides_applied,"
-            " applied, error, standing, decided_by)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " applied, error, standing, decided_by, pace)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )
         if connection is not None:
             cursor = connection.execute(sql, values)

@@ -56,6 +56,9 @@ def test_valid_config_reaches_the_engine(
         # kill at half of it, so a slow run still mails and reports.
         "run_deadline": "2160s",
         "report_url": "https://phasing.example.com/",
+        # The charm's defaults: Ubuntu's weekend freeze, a reminder every 7 days.
+        "freeze_windows": ["Fri 00:00-Mon 12:00"],
+        "reminder_days": 7,
     }
     assert "OnUnitInactiveSec=5400s\n" in workload.files[TIMER].content
     serve = workload.files[Path("/etc/systemd/system/phased-updater-serve.service")].content
@@ -116,6 +119,44 @@ def test_run_every_runs_the_timer_more_often_than_the_interval(
         ("mail-cc", "a@example.com, oops", "invalid mail-cc 'a@example.com, oops': 'oops' is"),
         ("report-port", 80, "invalid report-port 80: must be between 1024 and 65535"),
         ("report-url", "phasing", "invalid report-url 'phasing': must be an http(s) URL"),
+        (
+            "phasing",
+            '[sources]\ngrub2 = "glacial"\n',
+            "invalid phasing 'sources.grub2': unknown class 'glacial' (known: normal, medium,",
+        ),
+        (
+            "phasing",
+            '[groups]\nboot = ["shim-signed", "grub2-signed"]\nefi = ["shim-signed", "fwupd"]\n',
+            "invalid phasing 'groups.efi': shim-signed is already in group boot",
+        ),
+        (
+            "phasing",
+            '[groups.boot]\nsources = ["shim-signed", "grub2-signed"]\nclass = "fast"\n',
+            "invalid phasing 'groups.boot.class': unknown class 'fast'",
+        ),
+        (
+            "phasing",
+            "[classes]\nslow = { step = 0 }\n",
+            "invalid phasing 'classes.slow.step': 0 is not a whole number from 1 to 100",
+        ),
+        (
+            "phasing",
+            '[classes]\nfast = { step = 50, interval = "10m" }\n',
+            "invalid phasing 'classes.fast.interval': must be at least 15m",
+        ),
+        ("phasing", "[weekend]\n", "invalid phasing 'weekend': unknown table"),
+        ("phasing", "classes = [\n", "invalid phasing '': not valid TOML"),
+        (
+            "freeze-windows",
+            "Fri 00:00-Mon 12:00, Sun 00:00-Sun 01:00",
+            "invalid freeze-windows 'Sun 00:00-Sun 01:00': overlaps Fri 00:00-Mon 12:00",
+        ),
+        (
+            "freeze-windows",
+            "Friday noon-Monday",
+            "invalid freeze-windows 'Friday noon-Monday': expected DAY HH:MM-DAY HH:MM",
+        ),
+        ("reminder-days", -1, "invalid reminder-days -1: must be between 0 (off) and 365"),
     ],
 )
 def test_invalid_option_blocks_and_changes_nothing(
@@ -130,6 +171,48 @@ def test_invalid_option_blocks_and_changes_nothing(
     assert isinstance(out.unit_status, ops.BlockedStatus)
     assert out.unit_status.message.startswith(message)
     assert workload.calls == []
+
+
+def test_classes_groups_windows_and_reminders_reach_the_engine(
+    ctx: testing.Context[PhasedUpdaterCharm], workload: FakeWorkload
+) -> None:
+    phasing = (
+        "[classes]\n"
+        'glacial = { step = 1, interval = "1d" }\n'
+        "[sources]\n"
+        'openssl = "medium"\n'
+        "[groups]\n"
+        'boot = { sources = ["shim-signed", "grub2-signed"], class = "glacial" }\n'
+        'libfoo = ["libfoo", "foo-tools"]\n'
+    )
+    config: dict[str, str | int | bool] = {
+        "phasing": phasing,
+        "freeze-windows": "Fri 00:00 - Mon 12:00, wednesday 22:00-thursday 02:00 no-steps",
+        "reminder-days": 3,
+    }
+    out = ctx.run(ctx.on.config_changed(), testing.State(leader=True, config=config))
+
+    written = engine_config(workload)
+    assert written["freeze_windows"] == ["Fri 00:00-Mon 12:00", "Wed 22:00-Thu 02:00 no-steps"]
+    assert written["reminder_days"] == 3
+    assert written["classes"] == {"glacial": {"step": 1, "interval": "1d"}}
+    assert written["sources"] == {"openssl": "medium"}
+    assert written["groups"] == {
+        "boot": {"sources": ["shim-signed", "grub2-signed"], "class": "glacial"},
+        "libfoo": {"sources": ["libfoo", "foo-tools"]},
+    }
+    assert isinstance(out.unit_status, ops.ActiveStatus)
+
+
+def test_no_freeze_windows_and_no_reminders(
+    ctx: testing.Context[PhasedUpdaterCharm], workload: FakeWorkload
+) -> None:
+    config: dict[str, str | int | bool] = {"freeze-windows": "", "reminder-days": 0}
+    ctx.run(ctx.on.config_changed(), testing.State(leader=True, config=config))
+
+    written = engine_config(workload)
+    assert (written["freeze_windows"], written["reminder_days"]) == ([], 0)
+    assert "classes" not in written and "groups" not in written
 
 
 def test_fixing_the_value_unblocks(

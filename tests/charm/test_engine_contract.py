@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import shlex
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from ops import testing
@@ -14,7 +14,7 @@ from charm import PhasedUpdaterCharm
 from phased_updater.cli import build_parser
 from phased_updater.config import load_settings
 from phased_updater.halts import parse_halts
-from phased_updater.model import Problem, ProblemKind
+from phased_updater.model import Pace, Problem, ProblemKind
 from phased_updater.override_feedback import describe
 from phased_updater.overrides import Origin, Overrides
 from tests.charm.conftest import peer_relation
@@ -43,6 +43,47 @@ def test_the_engine_accepts_the_config_the_charm_writes(
     assert settings.series == ("noble", "jammy")
     assert settings.errors_url == "https://errors.ubuntu.com/api/1.0/"
     assert settings.dry_run
+
+
+def test_the_engine_reads_the_classes_groups_windows_and_reminders_the_charm_writes(
+    ctx: testing.Context[PhasedUpdaterCharm], workload: FakeWorkload, tmp_path: Path
+) -> None:
+    phasing = (
+        "[classes]\n"
+        'glacial = { step = 1, interval = "1d" }\n'
+        "slow = { step = 2 }\n"
+        "[sources]\n"
+        'openssl = "medium"\n'
+        'grub2 = "glacial"\n'
+        "[groups.boot]\n"
+        'sources = ["shim-signed", "grub2-signed"]\n'
+    )
+    config: dict[str, str | int | float | bool] = {
+        "step": 20,
+        "phasing": phasing,
+        "freeze-windows": "Fri 00:00-Mon 12:00,Wed 22:00-Thu 02:00 no-steps",
+        "reminder-days": 14,
+    }
+    ctx.run(ctx.on.config_changed(), testing.State(leader=True, config=config))
+    written = tmp_path / "config.toml"
+    written.write_text(workload.text("/etc/phased-updater/config.toml"))
+
+    settings = load_settings(build_parser().parse_args(["run", "--config", str(written)]))
+
+    classes = settings.speed_classes
+    assert classes.pace_of("hello") == Pace("normal", 20, timedelta(hours=6))
+    assert classes.pace_of("openssl") == Pace("medium", 5, timedelta(hours=6))
+    assert classes.pace_of("grub2") == Pace("glacial", 1, timedelta(days=1))
+    assert classes.pace_of("shim") == Pace("slow", 2, timedelta(hours=6))
+    # The group's class: the slowest of its sources' (both are in slow).
+    assert settings.groups.pace_of("grub2-signed", classes) == Pace(
+        "slow", 2, timedelta(hours=6), "boot"
+    )
+    assert settings.freeze_windows.texts() == (
+        "Fri 00:00-Mon 12:00",
+        "Wed 22:00-Thu 02:00 no-steps",
+    )
+    assert settings.reminder_days == 14
 
 
 def test_the_engine_reads_the_overrides_and_halts_the_charm_renders(

@@ -138,6 +138,8 @@ errors_url = "https://errors.ubuntu.com/api/1.0/"
 series = []
 step = 10
 interval = "6h"
+freeze_windows = ["Fri 00:00-Mon 12:00"]
+reminder_days = 7
 overrides = "/etc/phased-updater/overrides.json"
 override_command = "juju run phased-updater/leader add-override package={source} \
 version={version} problem={thing} by=YOUR-LAUNCHPAD-ID reason=\\"WHY IT IS NOT A REGRESSION\\""

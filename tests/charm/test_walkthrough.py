@@ -40,6 +40,15 @@ SUBORDINATE_ENDPOINTS = {"grafana-agent": "cos-agent", "opentelemetry-collector"
 SMTP_KEYS = ("host", "port", "user", "auth_type", "transport_security")
 
 
+def walkthrough_file(name: str) -> str:
+    """A file the walkthrough shows: a fenced block whose first line is `# NAME`."""
+    markdown = WALKTHROUGH.read_text(encoding="utf-8")
+    blocks: list[tuple[str, str]] = re.findall(
+        r"```\w*\n# (\S+)\n(.*?)```", markdown, flags=re.DOTALL
+    )
+    return next(text for file, text in blocks if file == name)
+
+
 def shell_commands(markdown: str) -> list[str]:
     blocks = re.findall(r"```shell\n(.*?)```", markdown, flags=re.DOTALL)
     return [line.strip() for block in blocks for line in block.splitlines() if line.strip()]
@@ -48,6 +57,14 @@ def shell_commands(markdown: str) -> list[str]:
 def key_values(words: list[str]) -> dict[str, str]:
     pairs = (word.split("=", 1) for word in words)
     return {key: value for key, value in pairs}
+
+
+def config_values(words: list[str]) -> dict[str, str]:
+    """`juju config` pairs; `key=@FILE` is the content of FILE, as Juju reads it."""
+    return {
+        key: walkthrough_file(value[1:]) if value.startswith("@") else value
+        for key, value in key_values(words).items()
+    }
 
 
 def typed_options(options: dict[str, str]) -> dict[str, str | int | bool | float]:
@@ -134,7 +151,7 @@ class Replay:
     def config(self, args: list[str]) -> None:
         assert args[0] == APP, args
         options: dict[str, str | int | bool | float] = {**self.state.config}
-        options.update(typed_options(key_values(args[1:])))
+        options.update(typed_options(config_values(args[1:])))
         # Only granted secrets are visible to the unit.
         visible = frozenset(self.secrets[name] for name in self.granted)
         self.run(self.ctx.on.config_changed(), config=options, secrets=visible)
@@ -205,6 +222,11 @@ def test_walkthrough_commands_all_work(replay: Replay, workload: FakeWorkload) -
         "main",
         "phased-updates-overrides.txt",
     )
+    assert config["sources"] == {"openssl": "medium"}
+    assert config["groups"] == {
+        "boot": {"sources": ["shim-signed", "grub2-signed"], "class": "slow"}
+    }
+    assert (config["freeze_windows"], config["reminder_days"]) == (["Fri 00:00-Mon 12:00"], 7)
     assert "OnUnitInactiveSec=3600s\n" in workload.text(
         "/etc/systemd/system/phased-updater-run.timer"
     )

@@ -2,11 +2,12 @@
 
 It starts the doubles with the bundled scenario, then runs the real `phased-updater`
 console script for several cycles, moving the clock six hours each time with `--now`:
-updates advance, one stops on a new crash, one on an increased crash rate, the SRU
-team overrides a third stop and it resumes. An SRU member's stop on Launchpad is left
-alone until they resume it; the rate check going quiet overnight does not lift a stop.
-Mail about the stops goes to a local SMTP catcher. Everything lands in demo-out/ at
-the repository root.
+updates advance (grub2, in the slow class, one point at a time), one stops on a new
+crash, one on an increased crash rate, the SRU team overrides a third stop and it
+resumes. An SRU member's stop on Launchpad is left alone until they resume it; the
+rate check going quiet overnight does not lift a stop. A week later one more cycle
+sends a reminder about the stop nobody resolved. Mail about the stops goes to a local
+SMTP catcher. Everything lands in demo-out/ at the repository root.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 from tests.doubles.errortracker import ErrorTrackerDouble
 from tests.doubles.launchpad import LaunchpadDouble, write_credentials_file
 from tests.doubles.scenarios import (
+    CRASHING_UPDATE,
     DEMO_NOW,
     OVERRIDDEN_SIGNATURE,
     OVERRIDDEN_UPDATE,
@@ -41,6 +43,8 @@ CYCLES = 5
 OVERRIDE_BEFORE_CYCLE = 3
 QUIET_BEFORE_CYCLE = 3  # the rate check says "no increase" from then on (night time)
 RESUME_BEFORE_CYCLE = 4
+# The last cycle: a week after the first, when the stops nobody resolved are reminded.
+A_WEEK_AFTER = timedelta(days=7)
 
 
 def write_config(launchpad: LaunchpadDouble, errors: ErrorTrackerDouble, smtp: SmtpServer) -> Path:
@@ -52,6 +56,8 @@ credentials = "{OUT / "secrets" / "credentials"}"
 errors_url = "{errors.base_url}"
 step = 10
 interval = "6h"
+freeze_windows = ["Fri 00:00-Mon 12:00"]
+reminder_days = 7
 state = "{OUT / "state.sqlite3"}"
 report_dir = "{OUT / "report"}"
 report_url = "http://127.0.0.1:8080/"
@@ -95,6 +101,16 @@ def run_cycle(config: Path, now: datetime, number: int) -> int:
     return completed.returncode
 
 
+def _notes(package: dict[str, Any]) -> str:
+    """The row's last column: who acted, the problems, and a class other than normal."""
+    problems = ", ".join(_problem(q) for q in package["problems"])
+    if package["by"] and package["action"] in ("hold", "resume", "halt"):
+        problems = f"by {package['by']}" + (f"; {problems}" if problems else "")
+    if package["class"] not in (None, "normal"):
+        problems = f"class {package['class']}" + (f"; {problems}" if problems else "")
+    return problems
+
+
 def _problem(problem: dict[str, Any]) -> str:
     notes = []
     if problem["overridden"]:
@@ -109,13 +125,10 @@ def show(report: dict[str, Any], number: int, now: datetime, status: int) -> Non
     rows = sorted(report["packages"], key=lambda p: (p["series"], p["source"]))
     for p in rows:
         last = p["history"][-1]
-        problems = ", ".join(_problem(q) for q in p["problems"])
-        if p["by"] and p["action"] in ("hold", "resume", "halt"):
-            problems = f"by {p['by']}" + (f"; {problems}" if problems else "")
         print(
             f"  {p['series']:<6} {p['source']:<9} {p['version']:<22}"
             f" {last['from']:>3}% -> {p['percentage']:>3}%  {p['action']:<12} {p['state']:<8}"
-            f" {problems}"
+            f" {_notes(p)}".rstrip()
         )
 
 
@@ -125,7 +138,7 @@ def main() -> int:
     (OUT / "overrides.csv").write_text("# source, version, problem URL | increased-rate\n")
     (OUT / "halts.json").write_text('{"halts": []}\n')
     with (
-        LaunchpadDouble(demo(), clock=DEMO_NOW) as launchpad,
+        LaunchpadDouble(demo(slow=True), clock=DEMO_NOW) as launchpad,
         ErrorTrackerDouble() as errors,
         SmtpServer() as smtp,
     ):
@@ -172,12 +185,24 @@ def main() -> int:
             )
             launchpad.publish()  # Launchpad's publisher runs every few minutes
             now += INTERVAL
+        now = DEMO_NOW + A_WEEK_AFTER
+        rate = REGRESSING_UPDATE
+        with (OUT / "overrides.csv").open("a") as overrides:
+            overrides.write(f"{rate.source}, {rate.version}, increased-rate\n")
+        print(
+            f"\nA week on, the SRU team judges the {rate.source} rate a false alarm and"
+            f" overrides it; nobody has resolved the {CRASHING_UPDATE.source} crash."
+        )
+        launchpad.clock = now
+        status = run_cycle(config, now, CYCLES + 1)
+        report = json.loads((OUT / "report" / "phased-updates.json").read_text())
+        show(report, CYCLES + 1, now, status)
         print(f"\nThe SMTP catcher received {len(smtp.received)} message(s):")
         for index, received in enumerate(smtp.received, start=1):
             path = OUT / "mail" / f"{index:02d}.eml"
             path.write_bytes(received.data)
             message = message_from_bytes(received.data, policy=policy.default)
-            print(f"  {path.relative_to(ROOT)}: {message['Subject']}")
+            print(f"  {path.relative_to(ROOT)}: {str(message['Subject']).strip()}")
             print(f"    envelope to: {', '.join(received.rcpt_tos)}")
     print(f"\nReport: {OUT / 'report' / 'index.html'}")
     print(f"JSON:   {OUT / 'report' / 'phased-updates.json'}")

@@ -45,14 +45,18 @@ OVERRIDDEN_UPDATE = UpdateRef("jammy", "gizmo", "1.0-2ubuntu0.1", "1.0-2")
 OVERRIDDEN_SIGNATURE = "gizmo_render_frame"
 # Stopped at 0 by an SRU member on Launchpad (from 30%): the phaser never raises it.
 PERSON_STOPPED_UPDATE = UpdateRef("jammy", "nettool", "2.4-1ubuntu0.3", "2.4-1ubuntu0.2")
+# A bootloader: in the built-in slow class, 1 point per run (only in `demo(slow=True)`).
+SLOW_UPDATE = UpdateRef("noble", "grub2", "2.12-1ubuntu7.1", "2.12-1ubuntu7")
 
 
 def _at(days_before_now: float) -> datetime:
     return DEMO_NOW - timedelta(days=days_before_now)
 
 
-def demo() -> Scenario:
+def demo(*, slow: bool = False) -> Scenario:
     """A small, readable archive with six phasing updates across noble and jammy.
+
+    With `slow`, a seventh: grub2, which phases at 1 point per run (`make demo`).
 
     Quirks on purpose: a previous version copied to both Security and
     Updates (cryptkit), a Debian sync with no signer (zed), the robot katie
@@ -132,6 +136,17 @@ def demo() -> Scenario:
         Upload("mantic", "hello", "2.10-2ubuntu0.1", _at(200), signer="alice", creator="alice",
                binaries=[Binary("hello", pup=10)]),
     ]  # fmt: skip
+    if slow:
+        uploads += [
+            Upload("noble", "grub2", SLOW_UPDATE.previous_version, _at(300), "Release",
+                   signer="alice", creator="alice",
+                   binaries=[Binary("grub-efi-amd64-bin", pup=None)]),
+            Upload("noble", "grub2", SLOW_UPDATE.version, _at(4), signer="alice",
+                   creator="alice",
+                   binaries=[Binary("grub-efi-amd64-bin", pup=20),
+                             Binary("grub-pc", pup=20),
+                             Binary("grub2-dbgsym", pup=20, is_debug=True)]),
+        ]  # fmt: skip
     return Scenario(
         series=[
             Series("plucky", "25.04", DEVELOPMENT),

@@ -23,6 +23,7 @@ from action_params import HaltParams, OverrideParams, ResumeParams
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
+from phased_updater import config
 from phased_updater.commands.options import check_credentials_file as load_credentials
 from phased_updater.config import KEYS, load_settings
 from phased_updater.debian import (
@@ -182,6 +183,31 @@ def test_config_values_are_accepted_or_refused_by_name(
             assert all(key in message for key in unknown), message
         else:
             assert any(key in message for key in values), message
+
+
+# The speed classes, sources and groups tables, as the TOML parser hands them over.
+table_names = st.sampled_from(["slow", "medium", "normal", "glacial", "grub2", "boot", "B!"])
+table_entries = (
+    toml_values
+    | st.dictionaries(st.sampled_from(["step", "interval", "sources", "class", "x"]), toml_values)
+    | st.lists(st.sampled_from(["grub2", "shim-signed", "Bad!", "grub2"]), max_size=3)
+)
+
+
+@FUZZ
+@given(
+    st.sampled_from(["classes", "sources", "groups"]),
+    st.dictionaries(table_names, table_entries, max_size=3) | toml_values,
+)
+def test_class_and_group_tables_are_accepted_or_refused_naming_the_entry(
+    table: str, value: Any
+) -> None:
+    def load() -> Any:
+        return config._convert(table, value)
+
+    error = raises_only(UsageError, load)
+    if error is not None:
+        assert str(error).startswith(table), str(error)
 
 
 @FUZZ

@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from phased_updater import schema
 from phased_updater.cli import main
+from phased_updater.model import CrashCheck, Pace
+from phased_updater.overrides import Overrides
+from phased_updater.policy import decide
 from phased_updater.schema import MIGRATIONS, SCHEMA_VERSION, StoreError
 from phased_updater.store import Store
-from tests.unit.factories import T0
+from tests.unit.factories import T0, update
 
 V2_STOPPED = {
     "run_id": 1,
@@ -70,7 +75,7 @@ def test_a_new_database_has_the_current_schema(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite3"
     Store.open(path).close()
     database = sqlite3.connect(path)
-    assert database.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert database.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     tables = {r[0] for r in database.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert set(schema.expected_columns(SCHEMA_VERSION)) == tables
     assert {"mail_outbox", "manual_actions", "tracked", "series_listings"} <= tables
@@ -90,17 +95,52 @@ def test_a_version_2_database_is_migrated_and_keeps_its_history_and_its_stops(
     assert [p.url for p in standing.stop.problems] == ["https://errors.ubuntu.com/problem/1"]
     assert store.in_flight("jammy") == [record.key]  # remembered, however old
     store.close()
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 3
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 4
     Store.open(path).close()  # opening it again is a no-op
+
+
+def version_3_database(path: Path) -> None:
+    """A database as issue 19's release left it: schema 3, a run and a decision."""
+    version_2_database(path)
+    database = sqlite3.connect(path, isolation_level=None)
+    for statement in schema._statements(MIGRATIONS[3]):
+        database.execute(statement)
+    database.execute("PRAGMA user_version=3")
+    database.close()
+
+
+def test_a_version_3_database_is_migrated_to_record_paces_and_freeze_windows(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "state.sqlite3"
+    version_3_database(path)
+    store = Store.open(path)
+    # The decision recorded before version 4 has no pace; the run no freeze windows.
+    [record] = store.history("jammy", "foo", "1.2-3ubuntu0.1")
+    assert record.pace is None
+    run = store.run(1)
+    assert run is not None and run.freeze_windows == ()
+    # New records carry both.
+    run_id = store.start_run(
+        T0, False, 10, timedelta(hours=6), freeze_windows=["Fri 00:00-Mon 12:00"]
+    )
+    decision = decide(update(), CrashCheck(), Overrides(), None, T0, 1, timedelta(hours=6))
+    pace = Pace("slow", 1, timedelta(hours=6), "boot")
+    store.record(run_id, T0, update(), replace(decision, pace=pace), applied=True)
+    assert store.history("jammy", "foo", "1.2-3ubuntu0.1")[-1].pace == pace
+    run = store.run(run_id)
+    assert run is not None and run.freeze_windows == ("Fri 00:00-Mon 12:00",)
+    store.close()
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 4
 
 
 def test_a_newer_schema_is_refused_and_left_alone(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite3"
     Store.open(path).close()
     sqlite3.connect(path).execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
-    with pytest.raises(StoreError, match="schema version 4 is newer than this phased-updater's"):
+    with pytest.raises(StoreError, match="schema version 5 is newer than this phased-updater's"):
         Store.open(path)
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 4
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 5
 
 
 def test_a_missing_table_is_an_error_not_a_new_empty_one(tmp_path: Path) -> None:

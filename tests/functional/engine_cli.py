@@ -33,13 +33,14 @@ class EngineHome:
     errors_workers: int
     writes: bool = True
     overrides: Path | None = None
+    extra_config: str = ""  # more of the config file: e.g. its [groups] table
 
     def __post_init__(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         # The worker bounds are TOML keys of the config file.
         self.config.write_text(
             f"launchpad_workers = {self.launchpad_workers}\n"
-            f"errors_workers = {self.errors_workers}\n",
+            f"errors_workers = {self.errors_workers}\n{self.extra_config}",
             encoding="utf-8",
         )
         if self.writes:

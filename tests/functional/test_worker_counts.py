@@ -134,11 +134,24 @@ class Case:
     make_scenario: Callable[[], Scenario]
     start: datetime
     errors_for: Callable[[Scenario], Evolve]
+    config: str = ""
 
+
+# Phasing groups over the sized archive, each within one series (source i is in the
+# series i % 3): g1 holds a crash, an increased rate and an Error Tracker failure.
+GROUPS = """
+[groups]
+g0 = { sources = ["pkg00000", "pkg00003", "pkg00006"], class = "normal" }
+g1 = ["pkg00001", "pkg00004", "pkg00007", "pkg00010"]
+g2 = { sources = ["pkg00002", "pkg00005"], class = "medium" }
+"""
 
 CASES = {
     "demo": Case(scenarios.demo, scenarios.DEMO_NOW, lambda _: demo_errors),
     "sized-40": Case(lambda: scenarios.sized(40), scenarios.SIZED_NOW, sized_errors),
+    "sized-40-groups": Case(
+        lambda: scenarios.sized(40), scenarios.SIZED_NOW, sized_errors, config=GROUPS
+    ),
 }
 
 
@@ -157,6 +170,7 @@ def test_one_worker_and_eight_decide_the_same_over_several_cycles(
             launchpad_workers=count,
             errors_workers=count,
             overrides=tmp_path / f"workers-{count}" / "overrides.csv",
+            extra_config=CASES[case].config,
         )
         for count in WORKER_COUNTS
     ]
@@ -184,5 +198,7 @@ def test_one_worker_and_eight_decide_the_same_over_several_cycles(
     # The cycles were worth comparing: things moved, and in more than one way.
     assert percentages_seen[0] != percentages_seen[-1]
     assert {"advance", "stop", "keep-stopped", "unknown"} <= actions
-    if case == "sized-40":
+    if case.startswith("sized-40"):
         assert "resume" in actions
+    if case == "sized-40-groups":
+        assert "group-hold" in actions

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -166,3 +167,74 @@ def test_forecast_rejects_bad_options(argv: list[str], message: str) -> None:
 def test_forecast_bad_option_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["forecast", "--step", "0", "--now", "2024-06-11T12:00:00Z"]) == 2
     assert "phased-updater forecast: --step '0'" in capsys.readouterr().err
+
+
+# --- speed classes and freeze windows -----------------------------------------------------
+
+
+def forecast_lines(capsys: pytest.CaptureFixture[str], *argv: str) -> list[str]:
+    args = build_parser().parse_args(["forecast", *argv])
+    assert forecast_command.run(args, clock=lambda: NOW) == 0
+    return capsys.readouterr().out.splitlines()
+
+
+def test_forecast_of_a_class_uses_its_step(capsys: pytest.CaptureFixture[str]) -> None:
+    lines = forecast_lines(capsys, "--class", "slow", "--start", "10")
+    assert lines[0] == "class slow: 1 point every 6h"
+    assert lines[-1].split()[:5] == ["90", "2024-07-04", "00:00", "22d12h", "100%"]
+
+
+def test_forecast_of_a_source_uses_its_class_or_its_groups(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert forecast_lines(capsys, "--source", "grub2", "--start", "98")[0] == (
+        "class slow: 1 point every 6h (grub2's class)"
+    )
+    config = tmp_path / "config.toml"
+    config.write_text(
+        'interval = "12h"\n[classes]\nglacial = { step = 2, interval = "1d" }\n'
+        '[groups]\nfoo = { sources = ["libfoo", "foo-tools"], class = "glacial" }\n'
+    )
+    lines = forecast_lines(capsys, "--config", str(config), "--source", "libfoo", "--start", "96")
+    assert lines[0] == "class glacial: 2 points every 1d (libfoo's class, as group foo)"
+    assert [line.split()[4] for line in lines[2:]] == ["96%", "98%", "100%"]
+    assert lines[-1].split()[1:3] == ["2024-06-13", "12:00"]
+    # A source in no group and no class: the default class, at the config's interval.
+    lines = forecast_lines(capsys, "--config", str(config), "--source", "hello", "--start", "90")
+    assert lines[0] == "class normal: 10 points every 12h (hello's class)"
+
+
+def test_forecast_through_the_weekend_freeze(capsys: pytest.CaptureFixture[str]) -> None:
+    # Thursday 2024-06-13 18:00 at 90%: the step to 100% is due Friday 00:00.
+    lines = forecast_lines(
+        capsys,
+        "--start",
+        "90",
+        "--now",
+        "2024-06-13T18:00:00Z",
+        "--freeze-windows",
+        "Fri 00:00-Mon 12:00",
+    )
+    assert lines[:2] == [
+        "class normal: 10 points every 6h",
+        "freeze window Fri 00:00-Mon 12:00: no update completes",
+    ]
+    assert lines[2].split() == ["step", "at", "(UTC)", "after", "p-u-p", "offered", "note"]
+    assert lines[4].split()[:5] == ["1", "2024-06-17", "12:00", "3d18h", "100%"]
+    assert lines[4].endswith("held by freeze window Fri 00:00-Mon 12:00")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--class", "glacial"], "--class: unknown class 'glacial' (known: normal, medium, slow)"),
+        (["--class", "slow", "--step", "3"], "--step and --interval: not with --class"),
+        (["--source", "Bad!"], "--source 'Bad!' is not a valid Debian source package name"),
+        (["--freeze-windows", "Fri 00:00-Fri 00:00"], "freeze_windows 'Fri 00:00-Fri 00:00'"),
+    ],
+)
+def test_forecast_rejects_bad_classes_and_windows(argv: list[str], message: str) -> None:
+    args = build_parser().parse_args(["forecast", *argv])
+    with pytest.raises(UsageError) as raised:
+        forecast_command.run(args, clock=lambda: NOW)
+    assert message in str(raised.value)

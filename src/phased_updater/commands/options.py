@@ -89,7 +89,9 @@ def check_credentials_file(path: Path) -> None:
 def add_mail_options(parser: argparse.ArgumentParser) -> None:
     """The mail options of `run`; each is also a key of the TOML config."""
     group = parser.add_argument_group(
-        "email", "mail the signer and creator of an update when phasing stops it"
+        "email",
+        "mail the signer and creator of an update when phasing stops it, and remind them"
+        " while the stop stays unresolved",
     )
     group.add_argument("--smtp-host", dest="smtp_host", metavar="HOST", help="without it, no email")
     group.add_argument("--smtp-port", dest="smtp_port", metavar="PORT", help="default 25")
@@ -125,6 +127,13 @@ def add_mail_options(parser: argparse.ArgumentParser) -> None:
         dest="mail_robots",
         metavar="NAME[,NAME...]",
         help="more Launchpad accounts never mailed (katie and ubuntu-archive-robot always)",
+    )
+    group.add_argument(
+        "--reminder-days",
+        dest="reminder_days",
+        metavar="N",
+        help="remind the signer, creator and Cc list of an automatic stop left unresolved"
+        " every N days (default 7; 0: no reminders)",
     )
     group.add_argument(
         "--mail-preview-dir",

@@ -57,12 +57,27 @@ Exit status: 0 every update was evaluated; 1 some could not be (the others were 
 processed); 2 bad usage or configuration (nothing was done).
 """
 
+EPILOG = """\
+speed classes and phasing groups (tables of the --config file only):
+  [classes]   classes of your own, or other steps for medium and slow:
+                glacial = { step = 1, interval = "1d" }
+              built in: normal (--step every --interval, the default class),
+              medium (5 points) and slow (1 point)
+  [sources]   a source's class, over the built-in slow set (grub2, grub2-signed,
+              grub2-unsigned, shim, shim-signed, secureboot-db):
+                openssl = "medium"
+  [groups]    sources whose updates in a series move together, at the group's
+              class (by default the slowest of its sources' classes):
+                boot = { sources = ["shim-signed", "grub2-signed"], class = "slow" }
+"""
+
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "run",
         help="run one phasing cycle",
         description=DESCRIPTION,
+        epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_common_options(parser)
@@ -70,10 +85,19 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--series", metavar="NAME[,NAME...]", help="default: every supported series"
     )
     parser.add_argument(
-        "--step", metavar="N", help="percentage points per step, 1..100 (default 10)"
+        "--step",
+        metavar="N",
+        help="percentage points per step of the default class (normal), 1..100 (default 10)",
     )
     parser.add_argument(
         "--interval", metavar="DURATION", help="time between steps: 90m, 6h, 1d ... (default 6h)"
+    )
+    parser.add_argument(
+        "--freeze-windows",
+        dest="freeze_windows",
+        metavar="WINDOW[,WINDOW...]",
+        help="weekly UTC windows in which no update completes, e.g. 'Fri 00:00-Mon 12:00';"
+        " add ' no-steps' to a window to hold every step in it (default: none)",
     )
     parser.add_argument(
         "--lookback",
@@ -126,6 +150,9 @@ def cycle_options(settings: Settings) -> CycleOptions:
         launchpad_workers=settings.launchpad_workers,
         errors_workers=settings.errors_workers,
         run_deadline=settings.run_deadline,
+        speed=settings.speed_classes,
+        groups=settings.groups,
+        freeze=settings.freeze_windows,
     )
 
 

@@ -81,6 +81,15 @@ def has_key(connection: sqlite3.Connection, key: str) -> bool:
     return row is not None
 
 
+def queued_since(connection: sqlite3.Connection, prefix: str) -> list[datetime]:
+    """When each message whose key starts with `prefix` was queued (an update's reminders)."""
+    rows = connection.execute(
+        f"SELECT queued_at FROM {TABLE} WHERE substr(key, 1, ?) = ? ORDER BY id",  # noqa: S608 - TABLE is a constant, values are bound
+        (len(prefix), prefix),
+    ).fetchall()
+    return [parse_timestamp(row[0]) for row in rows]
+
+
 def queue(
     connection: sqlite3.Connection,
     *,

@@ -14,6 +14,9 @@ A Launchpad lookup that fails leaves the message pending with the reason in
 queued whatever Launchpad or the relay do. A message waits in the outbox for its
 recipients rather than being sent to fewer people.
 
+`on_decision` also queues a reminder of an automatic stop left unresolved, every
+`reminder_days` (see `reminder`), in the same transaction as the decision.
+
 A dry run queues nothing: `finish` writes each message it would send as a .eml file
 into the preview directory instead, with its recipients looked up the same way.
 """
@@ -24,14 +27,14 @@ import logging
 import sqlite3
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
 from phased_updater.atomic_write import write_atomically
 from phased_updater.errors import UsageError
 from phased_updater.mail import message as compose
-from phased_updater.mail import outbox, recipients
+from phased_updater.mail import outbox, recipients, reminder
 from phased_updater.mail.message import Recipient, Stop
 from phased_updater.mail.smtp import (
     ConfigurationProblem,
@@ -73,6 +76,8 @@ class MailSettings(SmtpSettings, Protocol):
     def effective_dry_run(self) -> bool: ...
     @property
     def how_to_override(self) -> HowToOverride: ...
+    @property
+    def reminder_every(self) -> timedelta: ...
 
 
 def email_off_reason(settings: MailSettings) -> str | None:
@@ -119,7 +124,12 @@ class MailSummary:
 
 @dataclass(frozen=True)
 class _Preview:
-    stop: Stop
+    """A message a dry run would send: a stop's, or a reminder's."""
+
+    key: str
+    subject: str
+    body: str
+    file_name: str
     signer_link: str | None
     creator_link: str | None
 
@@ -175,13 +185,22 @@ class MailSession:
         `applied` says whether the decision's writes reached Launchpad.
         """
         if decision.action is not Action.STOP:
+            self._remind(connection, run_id, update, decision)
             return
         stop = Stop.of(update, decision)
         if outbox.has_key(connection, stop.key):
             return  # this set of problems was mailed about already
         if self.dry_run:
+            preview = _Preview(
+                stop.key,
+                compose.subject(stop),
+                compose.body(stop, self.settings.report_url, self.settings.how_to_override),
+                stop.file_name,
+                update.signer_link,
+                update.creator_link,
+            )
             with self._lock:
-                self._previews.append(_Preview(stop, update.signer_link, update.creator_link))
+                self._previews.append(preview)
             return
         if not applied:
             return  # Launchpad still has it phasing: the next run stops it, and mails then
@@ -197,6 +216,58 @@ class MailSession:
             creator_link=update.creator_link,
             subject=compose.subject(stop),
             body=compose.body(stop, self.settings.report_url, self.settings.how_to_override),
+            queued_at=self.now,
+            status=outbox.Status.SKIPPED if email_off else outbox.Status.PENDING,
+            last_error=outbox.EMAIL_OFF if email_off else None,
+        )
+        if added:
+            with self._lock:
+                self._queued += 1
+
+    def _remind(
+        self, connection: sqlite3.Connection, run_id: int, update: Update, decision: Decision
+    ) -> None:
+        """Queue a reminder of an automatic stop left unresolved, when one is due."""
+        every = self.settings.reminder_every
+        stop = reminder.stop_in_force(decision)
+        if stop is None or every <= timedelta(0):
+            return
+        key = (update.series.name, update.source, update.version)
+        earlier = outbox.queued_since(connection, reminder.key_prefix(*key))
+        mailed = outbox.queued_since(connection, reminder.update_prefix(*key))
+        if not reminder.due(stop.at, max(mailed, default=None), self.now, every):
+            return
+        message = reminder.Reminder.of(
+            update, decision, every=every, number=len(earlier) + 1, now=self.now
+        )
+        if message is None:
+            return
+        subject = message.subject()
+        body = message.body(self.settings.report_url, self.settings.how_to_override)
+        if self.dry_run:
+            preview = _Preview(
+                message.key,
+                subject,
+                body,
+                message.file_name,
+                update.signer_link,
+                update.creator_link,
+            )
+            with self._lock:
+                self._previews.append(preview)
+            return
+        email_off = self.settings.smtp_host is None
+        added = outbox.queue(
+            connection,
+            key=message.key,
+            run_id=run_id,
+            series=update.series.name,
+            source=update.source,
+            version=update.version,
+            signer_link=update.signer_link,
+            creator_link=update.creator_link,
+            subject=subject,
+            body=body,
             queued_at=self.now,
             status=outbox.Status.SKIPPED if email_off else outbox.Status.PENDING,
             last_error=outbox.EMAIL_OFF if email_off else None,
@@ -255,18 +326,16 @@ class MailSession:
         return sender if sender is not None and _usable(sender) else compose.PREVIEW_SENDER
 
     def _write_previews(self, summary: MailSummary) -> None:
-        for item in sorted(self._previews, key=lambda p: p.stop.key):
+        for item in sorted(self._previews, key=lambda p: p.key):
             try:
                 found = self._look_up(item.signer_link, item.creator_link)
             except LookupFailed as error:
                 found = recipients.Recipients((), (f"recipients not looked up: {error}",))
             to, cc = self._addressing(found.to)
             message = compose.build_message(
-                key=item.stop.key,
-                subject_text=compose.subject(item.stop),
-                body_text=compose.body(
-                    item.stop, self.settings.report_url, self.settings.how_to_override
-                ),
+                key=item.key,
+                subject_text=item.subject,
+                body_text=item.body,
                 sender=self._sender(),
                 to=to,
                 cc=cc,
@@ -276,7 +345,7 @@ class MailSession:
                     *((SKIPPED_HEADER, note) for note in found.skipped),
                 ),
             )
-            path = self.preview_dir / item.stop.file_name
+            path = self.preview_dir / item.file_name
             try:
                 write_atomically(path, message.as_bytes())
             except OSError as error:

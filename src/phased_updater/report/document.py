@@ -7,7 +7,6 @@ ever added, never renamed or removed: the charm and other tools read this file.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from typing import Any
 
 from phased_updater.duration import format_duration, format_timestamp
@@ -15,12 +14,13 @@ from phased_updater.report.input import (
     ReportInput,
     forecast_completion,
     offered_share,
+    pace_of,
     percentage_after,
 )
-from phased_updater.store import DecisionRecord
+from phased_updater.store import DecisionRecord, RunRecord
 from phased_updater.text import encodable, redact
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 def _redact_optional(text: str | None) -> str | None:
@@ -73,15 +73,11 @@ def package_entry(
     history: list[DecisionRecord],
     dry_run: bool,
     *,
-    step: int | None = None,
-    interval: timedelta | None = None,
+    run: RunRecord | None = None,
 ) -> dict[str, Any]:
     percentage = percentage_after(record, dry_run)
-    completion = (
-        forecast_completion(record, percentage, step, interval)
-        if step is not None and interval is not None
-        else None
-    )
+    pace = pace_of(record, history)
+    completion = forecast_completion(record, percentage, run, pace) if run is not None else None
     return {
         "series": record.series,
         "source": record.source,
@@ -104,6 +100,11 @@ def package_entry(
         "expected_completion": format_timestamp(completion) if completion else None,
         "problems": [p.to_json() for p in record.problems],
         "by": _redact_optional(record.by),
+        # Its speed class and phasing group, and that class's step and interval.
+        "class": pace.speed_class if pace else None,
+        "class_step": pace.step if pace else None,
+        "class_interval": format_duration(pace.interval) if pace else None,
+        "group": pace.group if pace else None,
         "standing": _standing(record),
         "history": [_history_entry(h) for h in history],
     }
@@ -113,13 +114,7 @@ def build_from(report: ReportInput) -> dict[str, Any]:
     run = report.run
 
     def entry(record: DecisionRecord, dry_run: bool) -> dict[str, Any]:
-        return package_entry(
-            record,
-            report.history.get(record.key, []),
-            dry_run,
-            step=run.step,
-            interval=run.interval,
-        )
+        return package_entry(record, report.history.get(record.key, []), dry_run, run=run)
 
     packages = [entry(record, run.dry_run) for record in report.records]
     completed = [entry(record, False) for record in report.recently_completed()]
@@ -129,7 +124,7 @@ def build_from(report: ReportInput) -> dict[str, Any]:
             "error": redact(u.what.error),
             # The update as its latest decision left it: it keeps that percentage.
             "last_known": (
-                package_entry(u.last, list(u.history), False, step=run.step, interval=run.interval)
+                package_entry(u.last, list(u.history), False, run=run)
                 if u.last is not None
                 else None
             ),
@@ -155,6 +150,7 @@ def build_from(report: ReportInput) -> dict[str, Any]:
         "step": run.step,
         "interval": format_duration(run.interval),
         "interval_seconds": int(run.interval.total_seconds()),
+        "freeze_windows": list(run.freeze_windows),
         "exit_status": run.exit_status,
         "counts": counts,
         "packages": packages,

@@ -9,11 +9,13 @@ reads the database no more than the JSON does, and neither imports the other.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from phased_updater.forecast import expected_completion, share_offered
-from phased_updater.model import FULLY_PHASED, NotEvaluated, State, UpdateKey
+from phased_updater.freeze import FreezeCalendar
+from phased_updater.model import FULLY_PHASED, NotEvaluated, Pace, State, UpdateKey
 from phased_updater.override_feedback import OverridesReport
 from phased_updater.store import DecisionRecord, RunRecord, Store
 from phased_updater.text import redact
@@ -176,13 +178,30 @@ def percentage_after(record: DecisionRecord, dry_run: bool) -> int:
     return shown_level(record.from_percentage)
 
 
+def pace_of(record: DecisionRecord, history: Sequence[DecisionRecord]) -> Pace | None:
+    """The pace the update was decided at: its latest decision's, or the latest one known
+    (a `halt` decision records none); None for a history older than paces."""
+    if record.pace is not None:
+        return record.pace
+    return next((h.pace for h in reversed(history) if h.pace is not None), None)
+
+
 def forecast_completion(
-    record: DecisionRecord, percentage: int, step: int, interval: timedelta
+    record: DecisionRecord,
+    percentage: int,
+    run: RunRecord,
+    pace: Pace | None = None,
 ) -> datetime | None:
-    """When a phasing update reaches 100% if nothing stops it; None when not phasing."""
+    """When a phasing update reaches 100% if nothing stops it; None when not phasing.
+
+    At the update's own pace (the run's step and interval for a decision recorded
+    before paces were), through the freeze windows the run was made under.
+    """
     if record.state != State.PHASING or percentage >= FULLY_PHASED:
         return None
-    return expected_completion(percentage, step, interval, record.since)
+    step, interval = (pace.step, pace.interval) if pace else (run.step, run.interval)
+    freeze = FreezeCalendar.lenient(run.freeze_windows)
+    return expected_completion(percentage, step, interval, record.since, freeze)
 
 
 def offered_share(record: DecisionRecord, percentage: int) -> float:

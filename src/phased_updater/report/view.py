@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from phased_updater.duration import format_duration
+from phased_updater.freeze import FreezeCalendar
 from phased_updater.model import Problem, State
 from phased_updater.override_feedback import SRU_TEAM, OverridesReport, describe, place
 from phased_updater.overrides import UNCHECKED, Override, Overrides
@@ -27,10 +28,12 @@ from phased_updater.report.input import (
     ReportInput,
     forecast_completion,
     offered_share,
+    pace_of,
     percentage_after,
     same_decision,
     shown_level,
 )
+from phased_updater.speed import SpeedClass
 from phased_updater.store import DecisionRecord
 from phased_updater.text import redact
 
@@ -62,6 +65,7 @@ ACTION_LABELS = {
     "resume": "resumed",
     "halt": "halted",
     "hold": "held for a person",
+    "group-hold": "held with its group",
     "unknown": "unknown",
 }
 
@@ -185,6 +189,10 @@ class UpdateView:
     decisions: int  # how many decisions the log stands for
     not_evaluated: str | None = None  # why this run could not evaluate it
     by: str | None = None  # the person behind the decision: who halted, stopped, raised, resumed
+    speed: str | None = None  # its speed class, e.g. "slow: 1 point every 6h"
+    group: str | None = None  # the phasing group it moves with
+    # The group's other members in this report, e.g. "shim-signed 40% (stopped)".
+    group_members: tuple[str, ...] = ()
 
     @property
     def open_problems(self) -> int:
@@ -313,6 +321,7 @@ class ReportView:
     failures: tuple[str, ...] = ()
     never_decided: tuple[NeverDecided, ...] = ()  # not evaluated, and no state to show
     overrides: OverridesPanel | None = None
+    freeze_windows: tuple[str, ...] = ()  # e.g. "Fri 00:00-Mon 12:00 (no update completes)"
 
     @property
     def incomplete(self) -> bool:
@@ -448,7 +457,8 @@ def update_view(
     now = report.now
     run = report.run
     percentage = percentage_after(record, dry_run)
-    completion = forecast_completion(record, percentage, run.step, run.interval)
+    pace = pace_of(record, history)
+    completion = forecast_completion(record, percentage, run, pace)
     chart_start = min(record.date_published, history[0].at if history else record.at)
     return UpdateView(
         anchor=update_anchor(record.series, record.source, record.version),
@@ -487,7 +497,36 @@ def update_view(
         log=decision_log(history, now),
         decisions=sum(record.repeats for record in history),
         by=redact(record.by) if record.by else None,
+        speed=(
+            SpeedClass(pace.speed_class, pace.step, pace.interval).describe(run.interval)
+            if pace
+            else None
+        ),
+        group=pace.group if pace else None,
     )
+
+
+def _with_group_members(updates: dict[str, list[UpdateView]]) -> None:
+    """Name each group member's fellow members (same series and group) in its view."""
+    members: dict[tuple[str, str], list[UpdateView]] = {}
+    for group in updates.values():
+        for view in group:
+            if view.group is not None:
+                members.setdefault((view.series, view.group), []).append(view)
+    for name, group in updates.items():
+        updates[name] = [
+            replace(
+                view,
+                group_members=tuple(
+                    f"{other.source} {other.percentage}% ({other.state})"
+                    for other in sorted(members[(view.series, view.group)], key=_section_order)
+                    if other is not view
+                ),
+            )
+            if view.group is not None
+            else view
+            for view in group
+        ]
 
 
 def _section_order(update: UpdateView) -> tuple[str, str, str]:
@@ -648,6 +687,8 @@ def build(
         view = update_view(last, item.history, report, dry_run=False)
         updates["not-evaluated"].append(replace(view, not_evaluated=error))
 
+    _with_group_members(updates)
+
     # Not-evaluated updates count under their last state too: a stop stays counted as a
     # stop when Launchpad cannot be read.
     counts = Counter(u.state for group in updates.values() for u in group)
@@ -688,4 +729,8 @@ def build(
         failures=tuple(report.run_failures),
         never_decided=tuple(never_decided),
         overrides=panel,
+        freeze_windows=tuple(
+            f"{w} ({'no step' if w.steps else 'no update completes'})"
+            for w in FreezeCalendar.lenient(run.freeze_windows).windows
+        ),
     )
