@@ -9,13 +9,15 @@ reads the database no more than the JSON does, and neither imports the other.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from phased_updater.duration import parse_timestamp
 from phased_updater.forecast import expected_completion, share_offered
 from phased_updater.freeze import FreezeCalendar
-from phased_updater.model import FULLY_PHASED, NotEvaluated, Pace, State, UpdateKey
+from phased_updater.model import FULLY_PHASED, NotEvaluated, Pace, State, Update, UpdateKey
 from phased_updater.override_feedback import OverridesReport
 from phased_updater.store import DecisionRecord, RunRecord, Store
 from phased_updater.text import redact
@@ -51,6 +53,94 @@ def fold(history: list[DecisionRecord]) -> list[DecisionRecord]:
         else:
             folded.append(record)
     return folded
+
+
+@dataclass(frozen=True)
+class Binary:
+    """One binary publication of an update, as apt phases it."""
+
+    name: str
+    architecture: str  # "amd64", from the publication's architecture link
+    percentage: int
+    debug: bool
+
+
+@dataclass(frozen=True)
+class Upload:
+    """Who made an update and what it is made of, as a run last read it from Launchpad."""
+
+    signer: str | None  # a Launchpad person link, as Launchpad gives it
+    creator: str | None
+    binaries: tuple[Binary, ...]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message of the mail outbox about an update, without any address."""
+
+    status: str  # pending, sent, failed or skipped
+    queued_at: datetime
+    sent_at: datetime | None
+    to: tuple[str, ...]  # the display names it was (or is to be) sent to
+    cc: int  # how many addresses of the Cc list
+    notes: tuple[str, ...]  # who was left out and why
+    last_error: str | None
+
+
+def uploads(store: Store, keys: Iterable[UpdateKey]) -> dict[UpdateKey, Upload]:
+    """What the last read of each update said of its people and binaries (if kept).
+
+    One query for the whole table: it holds only recent reads (runs prune it), and
+    one query per update would make a report of 2,000 updates 2,000 queries.
+    """
+    wanted = set(keys)
+    found = {}
+    for row in store.query("SELECT series, source, version, update_json FROM last_reads"):
+        key = UpdateKey(row["series"], row["source"], row["version"])
+        if key not in wanted:
+            continue
+        update = Update.from_json(json.loads(row["update_json"]))
+        found[key] = Upload(
+            signer=update.signer_link,
+            creator=update.creator_link,
+            binaries=tuple(
+                Binary(b.name, b.arch_link.rstrip("/").rpartition("/")[2], b.percentage, b.is_debug)
+                for b in update.binaries
+            ),
+        )
+    return found
+
+
+def deliveries(store: Store, keys: Iterable[UpdateKey]) -> dict[UpdateKey, tuple[Delivery, ...]]:
+    """The outbox's messages about each update, oldest first; names only, never addresses.
+
+    Read here rather than through `mail.outbox.deliveries`, which drops the recipients
+    altogether: the report names who was mailed (a Cc entry has no name: it is counted).
+    """
+    wanted = set(keys)
+    found: dict[UpdateKey, list[Delivery]] = {}
+    rows = store.query(
+        "SELECT series, source, version, status, queued_at, sent_at, recipients, notes,"
+        " last_error FROM mail_outbox ORDER BY id"
+    )
+    for row in rows:
+        key = UpdateKey(row["series"], row["source"], row["version"])
+        if key not in wanted:
+            continue
+        recipients = json.loads(row["recipients"]) if row["recipients"] else []
+        notes = json.loads(row["notes"]) if row["notes"] else []
+        found.setdefault(key, []).append(
+            Delivery(
+                status=row["status"],
+                queued_at=parse_timestamp(row["queued_at"]),
+                sent_at=parse_timestamp(row["sent_at"]) if row["sent_at"] else None,
+                to=tuple(str(name) for name, _address in recipients if name),
+                cc=sum(1 for name, _address in recipients if not name),
+                notes=tuple(redact(str(note)) for note in notes),
+                last_error=redact(row["last_error"]) if row["last_error"] else None,
+            )
+        )
+    return {key: tuple(found_for_key) for key, found_for_key in found.items()}
 
 
 @dataclass(frozen=True)
@@ -101,6 +191,10 @@ class ReportInput:
     not_evaluated: tuple[Unevaluated, ...] = ()  # what the run could not read or decide
     # The run's overrides (from its summary); None for a run recorded before they were.
     overrides: OverridesReport | None = None
+    # Signer, creator and binaries of each update a run has a read of.
+    uploads: dict[UpdateKey, Upload] = field(default_factory=dict)
+    # The mail outbox's messages about each update in the report.
+    deliveries: dict[UpdateKey, tuple[Delivery, ...]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, store: Store, run: RunRecord, now: datetime | None = None) -> ReportInput:
@@ -109,14 +203,27 @@ class ReportInput:
         # recent window after now - RECENTLY_COMPLETED. Nothing older is shown.
         active_since = min(run.started, now) - RECENTLY_COMPLETED
         history = store.all_history(active_since)
+        not_evaluated = tuple(_unevaluated(store, run, history))
+        keys = {*history, *(u.what.key for u in not_evaluated)}
         return cls(
             run=run,
             records=store.decisions_for_run(run.id),
             history=history,
             now=now,
-            not_evaluated=tuple(_unevaluated(store, run, history)),
+            not_evaluated=not_evaluated,
             overrides=OverridesReport.from_json(run.summary.get("overrides")),
+            uploads=uploads(store, keys),
+            deliveries=deliveries(store, keys),
         )
+
+    def state_before(self, key: UpdateKey) -> str | None:
+        """The update's state as the decisions before this run left it; None if none.
+
+        A record of `history` may stand for identical decisions from before the run
+        into it: then the state did not change.
+        """
+        earlier = [r for r in self.history.get(key, ()) if r.at < self.run.started]
+        return earlier[-1].state if earlier else None
 
     @property
     def failures(self) -> list[str]:
