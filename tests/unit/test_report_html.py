@@ -151,7 +151,8 @@ def test_problems_show_their_evidence(html: str) -> None:
     assert "Error Tracker failed: package-rate-of-crashes: HTTP 503" in plain
     assert "halted by Jane Reviewer: waiting for the fix of LP: #2081234" in plain
     assert "100% in 1d12h if nothing stops it" in plain  # hello's forecast
-    assert "offered to 41% of machines (peak 40%)" in plain  # libfoo, stopped
+    assert "0% (was 40%)" in plain  # libfoo, stopped
+    assert "offered to 41% of machines" in plain
 
 
 def test_mail_panel_shows_queue_and_never_an_address(html: str) -> None:

@@ -3,6 +3,9 @@
 Each file is replaced atomically, and index.html goes last: a reader sees either the
 old report or the new one, and whoever watches index.html (the server's health check,
 a person reloading) sees it change only once everything it refers to is in place.
+The page is also written as phased-updates.html, the name Ubuntu's own report has and
+every existing link, document and scraper uses: the same bytes, so either name works
+from a server and from disk alike.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ log = logging.getLogger(__name__)
 
 JSON_NAME = "phased-updates.json"
 HTML_NAME = "index.html"
+PAGE_NAME = "phased-updates.html"  # the same page, under the name Ubuntu's report has
 
 
 def publish(
@@ -43,6 +47,9 @@ def publish(
     json_path = report_dir / JSON_NAME
     write_atomically(json_path, document.render(document.build_from(data)))
     shown = view.build(data, deliveries=deliveries, email_off=email_off)
+    html = page.render(shown)
+    page_path = report_dir / PAGE_NAME
+    write_atomically(page_path, html)
     html_path = report_dir / HTML_NAME
-    write_atomically(html_path, page.render(shown))
-    return [json_path, html_path]
+    write_atomically(html_path, html)
+    return [json_path, page_path, html_path]

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from phased_updater.report import metrics, run_status
-from phased_updater.report.publish import HTML_NAME, JSON_NAME
+from phased_updater.report.publish import HTML_NAME, JSON_NAME, PAGE_NAME
 from phased_updater.report.run_status import SNAPSHOT_NAME
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ Environ = dict[str, Any]
 INDEX = "index.html"
 # The files the report is made of, and so all that is ever served (no dotfile, no
 # FIFO or device, nothing else someone put in the directory).
-SERVED = frozenset({HTML_NAME, JSON_NAME, SNAPSHOT_NAME})
+SERVED = frozenset({HTML_NAME, PAGE_NAME, JSON_NAME, SNAPSHOT_NAME})
 MAX_AGE = 60  # seconds: the report changes every few hours, a reload should see it soon
 _SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}")
 _GENERATED = re.compile(rb'<meta name="generated" content="([0-9T:+\-]{19,32})">')
@@ -181,7 +181,10 @@ class ReportApp:
         if relative is None or relative not in SERVED:
             return _text(404, "not found")
         response = self.file(relative, environ)
-        if response is None and relative == INDEX:
+        if response is None and relative == PAGE_NAME:
+            # A directory published before the page had both names: the same page.
+            response = self.file(INDEX, environ)
+        if response is None and relative in (INDEX, PAGE_NAME):
             return _text(503, "no report yet: index.html is missing")
         return response or _text(404, "not found")
 

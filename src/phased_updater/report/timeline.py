@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from phased_updater.model import FULLY_PHASED
 
@@ -18,6 +18,9 @@ HEIGHT = 56
 PAD_X = 4
 PAD_TOP = 6
 PAD_BOTTOM = 6
+
+# A chart spanning more than this writes the year on its axis.
+YEAR_SHOWN_AFTER = timedelta(days=183)
 
 # Actions that deserve a marker, and the marker's kind (a CSS class).
 MARKED_ACTIONS = {"stop": "stop", "halt": "halt", "resume": "resume", "unknown": "unknown"}
@@ -52,6 +55,11 @@ class Timeline:
     grid: tuple[float, ...]  # y of the 0%, 50% and 100% lines
     start: datetime
     end: datetime
+
+    @property
+    def axis_format(self) -> str:
+        """How the axis writes its two dates: with the year once it spans half a year."""
+        return "%b %d %Y" if self.end - self.start > YEAR_SHOWN_AFTER else "%b %d"
 
 
 def _y(percentage: int) -> float:

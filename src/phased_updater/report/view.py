@@ -10,6 +10,7 @@ them inert, and `redact` removes addresses and credentials from free text.
 from __future__ import annotations
 
 import re
+import shlex
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -20,12 +21,20 @@ from urllib.parse import quote
 from phased_updater.duration import format_duration
 from phased_updater.freeze import FreezeCalendar
 from phased_updater.model import Problem, State
-from phased_updater.override_feedback import SRU_TEAM, OverridesReport, describe, place
+from phased_updater.override_feedback import (
+    SRU_TEAM,
+    HowToOverride,
+    OverridesReport,
+    describe,
+    place,
+)
 from phased_updater.overrides import UNCHECKED, Override, Overrides
 from phased_updater.report import timeline
 from phased_updater.report.anchors import update_anchor
 from phased_updater.report.input import (
+    Delivery,
     ReportInput,
+    Upload,
     forecast_completion,
     offered_share,
     pace_of,
@@ -38,11 +47,20 @@ from phased_updater.store import DecisionRecord
 from phased_updater.text import redact
 
 LAUNCHPAD_SOURCE = "https://launchpad.net/ubuntu/+source/{source}/{version}"
+LAUNCHPAD_PERSON = "https://launchpad.net/~{name}"
+# A stop (or halt) older than this folds into its own section under the fresh ones.
+LONG_STOPPED = timedelta(days=14)
+# How the report names a problem's kind in a sentence.
+KIND_WORDS = {
+    "new-crash": "a new crash",
+    "increased-rate": "a higher crash rate than the previous version's",
+}
 ERRORS_PACKAGE = "https://errors.ubuntu.com/?package={source}&period=month"
 
 # The order of the sections: what needs a person first.
 SECTION_TITLES = {
     "stopped": "Stopped",
+    "stopped-long": f"Stopped more than {LONG_STOPPED.days} days ago",
     "held": "Held: nothing to compare its crashes with, waiting for a person",
     "unknown": "Unknown: the Error Tracker could not answer",
     "not-evaluated": "Not evaluated in this run: as the last run left them",
@@ -159,6 +177,22 @@ class DecisionView:
 
 
 @dataclass(frozen=True)
+class Person:
+    """Someone on Launchpad, as a row names them."""
+
+    name: str  # the Launchpad id, e.g. "jbicha"
+    url: str
+
+
+@dataclass(frozen=True)
+class MailNote:
+    """One line of "who was mailed, and when" under a row."""
+
+    text: str
+    warn: bool  # someone could not be reached, or the message did not go
+
+
+@dataclass(frozen=True)
 class UpdateView:
     anchor: str
     series: str
@@ -193,6 +227,27 @@ class UpdateView:
     group: str | None = None  # the phasing group it moves with
     # The group's other members in this report, e.g. "shim-signed 40% (stopped)".
     group_members: tuple[str, ...] = ()
+    creator: Person | None = None  # who made the upload
+    signer: Person | None = None  # who signed it: a sponsor when not the creator
+    days_since_release: int = 0
+    binaries: tuple[str, ...] = ()  # "libfoo1 (amd64, arm64)", what apt phases
+    binary_names: tuple[str, ...] = ()  # for the search
+    mail: tuple[MailNote, ...] = ()  # who was mailed about it and when, who was not
+    override_request: str | None = None  # how to ask for an override, ending in a colon
+    override_lines: tuple[str, ...] = ()  # the lines (or commands) that override its stop
+    override_commands: tuple[str, ...] = ()  # the command too, where a repository takes lines
+    resume_command: str | None = None  # how a person lifts its halt here
+    previous_state: str | None = None  # its state before this run; None: new in this run
+    changed: bool = False  # this run changed its state (or first decided on it)
+
+    @property
+    def sponsored(self) -> bool:
+        return self.signer is not None and self.creator is not None and self.signer != self.creator
+
+    @property
+    def search_text(self) -> str:
+        """What the filter's text is matched against: source, version and binary names."""
+        return " ".join((self.source, self.version, *self.binary_names)).lower()
 
     @property
     def open_problems(self) -> int:
@@ -293,6 +348,88 @@ class OverrideLinks:
         return self.rows.get(found.key) if found is not None else None
 
 
+def person(link: str | None) -> Person | None:
+    """A Launchpad person link (`.../~name`) as a name and a web page; None for another."""
+    found = re.search(r"/~([A-Za-z0-9][A-Za-z0-9.+-]*)/?\Z", link or "")
+    if found is None:
+        return None
+    return Person(found.group(1), LAUNCHPAD_PERSON.format(name=found.group(1)))
+
+
+def binaries_text(upload: Upload | None) -> tuple[str, ...]:
+    """Each binary apt phases (debug symbols left out) with its architectures."""
+    arches: dict[str, list[str]] = {}
+    for binary in upload.binaries if upload else ():
+        if not binary.debug:
+            arches.setdefault(binary.name, []).append(binary.architecture)
+    return tuple(f"{name} ({', '.join(sorted(set(a)))})" for name, a in sorted(arches.items()))
+
+
+def _names(names: Sequence[str], cc: int) -> str:
+    parts = list(names)
+    if cc:
+        parts.append(f"{cc} address{'es' if cc != 1 else ''} of the Cc list")
+    if len(parts) > 1:
+        return ", ".join(parts[:-1]) + " and " + parts[-1]
+    return parts[0] if parts else "nobody"
+
+
+def mail_notes(deliveries: Sequence[Delivery], now: datetime) -> tuple[MailNote, ...]:
+    """Who was mailed about an update and when, and who could not be, and why."""
+    notes = []
+    for d in deliveries:
+        who = _names(d.to, d.cc)
+        if d.status == "sent" and d.sent_at is not None:
+            notes.append(MailNote(f"mailed {who} at {moment(d.sent_at, now).text}", False))
+            if d.last_error:
+                notes.append(MailNote(f"the relay refused some of them: {d.last_error}", True))
+        elif d.status == "pending":
+            why = f": {d.last_error}" if d.last_error else ""
+            queued = moment(d.queued_at, now).text
+            notes.append(MailNote(f"mail queued at {queued}, not sent yet{why}", True))
+        elif d.status == "failed":
+            notes.append(MailNote(f"mail to {who} refused by the relay: {d.last_error}", True))
+        else:
+            why = d.last_error or "nobody to send it to"
+            notes.append(MailNote(f"not mailed: {why}", True))
+        notes += [MailNote(f"not reached: {note}", True) for note in d.notes]
+    return tuple(notes)
+
+
+def resume_command(how: HowToOverride, series: str, source: str, version: str) -> str:
+    """The command that lifts a stop here: the charm's action where overrides go through
+    `juju run`, else the engine's own."""
+    juju = re.match(r"(juju run \S+) add-override\b", how.command or "")
+    values = [shlex.quote(v) for v in (series, source, version)]
+    if juju:
+        return (
+            f"{juju.group(1)} resume series={values[0]} package={values[1]}"
+            f' version={values[2]} by=YOUR-LAUNCHPAD-ID reason="WHY IT MAY PHASE AGAIN"'
+        )
+    return (
+        f"phased-updater resume --series {values[0]} --source {values[1]}"
+        f' --version {values[2]} --by YOUR-LAUNCHPAD-ID --reason "WHY IT MAY PHASE AGAIN"'
+    )
+
+
+def _kinds(text: str) -> str:
+    words = [KIND_WORDS.get(kind.strip(), kind.strip()) for kind in text.split(",")]
+    return " and ".join(words)
+
+
+def plain_reason(reason: str) -> str:
+    """A recorded reason in words: "1 problem not overridden (increased-rate)" (as the
+    history keeps it) reads "a higher crash rate than ..., not overridden"."""
+
+    def words(found: re.Match[str]) -> str:
+        count, kinds = int(found.group(1)), _kinds(found.group(2))
+        if count == 1:
+            return f"{kinds}, not overridden"
+        return f"{kinds} ({count} problems, none overridden)"
+
+    return re.sub(r"\b([0-9]+) problems? not overridden \(([a-z, -]+)\)", words, reason)
+
+
 @dataclass(frozen=True)
 class NeverDecided:
     """An update the run could not evaluate and no run ever decided on."""
@@ -322,6 +459,9 @@ class ReportView:
     never_decided: tuple[NeverDecided, ...] = ()  # not evaluated, and no state to show
     overrides: OverridesPanel | None = None
     freeze_windows: tuple[str, ...] = ()  # e.g. "Fri 00:00-Mon 12:00 (no update completes)"
+    changed: int = 0  # updates whose state this run changed (or first decided on)
+    # The run's interval: the page warns when it is more than two of these old.
+    interval_seconds: int = 0
 
     @property
     def incomplete(self) -> bool:
@@ -420,7 +560,7 @@ def decision_log(history: Sequence[DecisionRecord], now: datetime) -> tuple[Deci
                 from_percentage=first.from_percentage,
                 to_percentage=first.to_percentage,
                 applied=first.applied,
-                reason=redact(first.reason),
+                reason=plain_reason(redact(first.reason)),
                 error=redact(first.error) if first.error else None,
                 problems=tuple(problem_view(p) for p in first.problems),
                 overrides_applied=tuple(redact(o) for o in first.overrides_applied),
@@ -460,6 +600,12 @@ def update_view(
     pace = pace_of(record, history)
     completion = forecast_completion(record, percentage, run, pace)
     chart_start = min(record.date_published, history[0].at if history else record.at)
+    how = report.overrides.how_to if report.overrides is not None else HowToOverride()
+    stopped_on = [p for p in record.problems if not p.overridden]
+    is_stop = record.state == State.STOPPED and bool(stopped_on)
+    upload = report.uploads.get(record.key)
+    previous_state = report.state_before(record.key)
+    in_run = record.run_id == run.id
     return UpdateView(
         anchor=update_anchor(record.series, record.source, record.version),
         series=record.series,
@@ -479,7 +625,7 @@ def update_view(
         since=moment(record.since, now),
         next_step_at=moment(record.next_step_at, now) if record.next_step_at else None,
         decided_at=moment(record.until, now),  # the last of the identical ones it stands for
-        reason=redact(record.reason),
+        reason=plain_reason(redact(record.reason)),
         error=redact(record.error) if record.error else None,
         problems=tuple(
             problem_view(
@@ -503,6 +649,33 @@ def update_view(
             else None
         ),
         group=pace.group if pace else None,
+        creator=person(upload.creator if upload else None),
+        signer=person(upload.signer if upload else None),
+        days_since_release=max((now - record.date_published).days, 0),
+        binaries=binaries_text(upload),
+        binary_names=tuple(sorted({b.name for b in upload.binaries})) if upload else (),
+        mail=mail_notes(report.deliveries.get(record.key, ()), now),
+        override_request=redact(how.request(SRU_TEAM)) if is_stop else None,
+        override_lines=tuple(
+            dict.fromkeys(redact(how.step(record.source, record.version, p)) for p in stopped_on)
+        )
+        if is_stop
+        else (),
+        override_commands=tuple(
+            dict.fromkeys(
+                redact(HowToOverride(command=how.command).step(record.source, record.version, p))
+                for p in stopped_on
+            )
+        )
+        if is_stop and how.repository and how.command
+        else (),
+        resume_command=(
+            resume_command(how, record.series, record.source, record.version)
+            if record.state in (State.HALTED, State.HELD)
+            else None
+        ),
+        previous_state=previous_state,
+        changed=in_run and previous_state != record.state,
     )
 
 
@@ -669,7 +842,10 @@ def build(
             dry_run=run.dry_run,
             links=links,
         )
-        updates[STATE_SECTION.get(view.state, "unknown")].append(view)
+        section = STATE_SECTION.get(view.state, "unknown")
+        if section == "stopped" and report.now - record.since > LONG_STOPPED:
+            section = "stopped-long"
+        updates[section].append(view)
     for record in report.recently_completed():
         view = update_view(
             record,
@@ -701,12 +877,12 @@ def build(
             updates=tuple(
                 updates[name] if name == "complete" else sorted(updates[name], key=_section_order)
             ),
-            collapsed=name == "complete",
+            collapsed=name in ("complete", "stopped-long"),
         )
         for name, title in SECTION_TITLES.items()
-        # Shown only when they have rows (an incomplete run, a held update): an empty
-        # one would be noise.
-        if name not in ("not-evaluated", "held") or updates[name]
+        # Shown only when they have rows (an incomplete run, a held update, a long
+        # stop): an empty one would be noise.
+        if name not in ("not-evaluated", "held", "stopped-long") or updates[name]
     )
     shown = {u.anchor for group in updates.values() for u in group}
     return ReportView(
@@ -718,7 +894,13 @@ def build(
         exit_status=run.exit_status,
         step=run.step,
         interval=format_duration(run.interval),
-        counts={state: counts.get(state, 0) for state in (*SECTION_TITLES, "halted")},
+        counts={
+            state: counts.get(state, 0)
+            for state in (*SECTION_TITLES, "halted")
+            if state != "stopped-long"  # a section, not a state: counted as stopped
+        },
+        changed=sum(1 for group in updates.values() for u in group if u.changed),
+        interval_seconds=int(run.interval.total_seconds()),
         series=tuple(sorted({u.series for group in updates.values() for u in group})),
         sections=sections,
         mail=(
