@@ -15,16 +15,20 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import requests
 
 from phased_updater import cli
 from phased_updater.commands.serve import create
+from phased_updater.report.anchors import update_anchor
+from phased_updater.report.server import ReportApp
 from phased_updater.store import Store
+from tests.functional import cdp
 from tests.functional.report_server import running
-from tests.unit import report_db
+from tests.unit import report_db, report_people
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -127,7 +131,11 @@ def report_dir(state: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_report_writes_html_and_json_without_leftovers(report_dir: Path) -> None:
-    assert sorted(p.name for p in report_dir.iterdir()) == ["index.html", "phased-updates.json"]
+    assert sorted(p.name for p in report_dir.iterdir()) == [
+        "index.html",
+        "phased-updates.html",
+        "phased-updates.json",
+    ]
     html = (report_dir / "index.html").read_text()
     assert '<meta name="generated" content="2026-11-02T06:00:00+00:00">' in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt; in foo_parse()" in html
@@ -234,3 +242,209 @@ def test_an_incomplete_run_shows_what_it_missed_without_console_errors(
     section = page.dom[page.dom.index('id="not-evaluated"') : page.dom.index('id="phasing"')]
     assert 'id="u-noble__hello__2.10-3ubuntu0.1"' in section
     assert 'class="incomplete" id="incomplete"' in page.dom
+
+
+# --- the rows' new parts, driven over the DevTools protocol ---------------------------
+
+GENERATED = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)  # --now of the report below
+INTERVAL = report_db.INTERVAL
+ARTIFACTS = REPO / "test-artifacts"  # kept after the run (ignored by git)
+LIBFOO_ROW = f'[id="{LIBFOO}"]'
+
+
+def clock_at(moment: datetime) -> str:
+    """A script that makes the page's clock read `moment`, whatever the machine's says."""
+    millis = int(moment.timestamp() * 1000)
+    return (
+        "(function () { var Real = Date;"
+        f" class Fixed extends Real {{ constructor(...a) {{ if (a.length) {{ super(...a); }}"
+        f" else {{ super({millis}); }} }} static now() {{ return {millis}; }} }}"
+        " window.Date = Fixed; }());"
+    )
+
+
+@pytest.fixture(scope="module")
+def rows_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`realistic`, with who made each upload, its binaries and the mail about it."""
+    path = tmp_path_factory.mktemp("rows") / "state.sqlite3"
+    store = Store.open(path)
+    try:
+        sim, _last = report_db.realistic(store)
+        report_people.add(sim)
+    finally:
+        store.close()
+    return path
+
+
+@pytest.fixture(scope="module")
+def rows_report(rows_state: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("rows-report")
+    arguments = ["report", "--state", str(rows_state), "--report-dir", str(target)]
+    assert cli.main([*arguments, "--now", GENERATED.isoformat()]) == 0
+    return target
+
+
+@pytest.fixture(scope="module")
+def rows_url(rows_report: Path) -> Iterator[str]:
+    with running(create(rows_report, "127.0.0.1:0", asyncore_loop_timeout=0.05)) as port:
+        yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def page(chromium: str, tmp_path: Path) -> Iterator[cdp.Page]:
+    with cdp.browser(chromium, tmp_path / "profile") as (opened, _connection):
+        opened.before_every_script(clock_at(GENERATED + timedelta(hours=1)))
+        yield opened
+    assert not opened.problems, "\n".join(opened.problems)
+
+
+def visible_updates(page: cdp.Page) -> list[str]:
+    return list(
+        page.evaluate(
+            "[].slice.call(document.querySelectorAll('tbody.update'))"
+            ".filter(function (b) { return !b.hidden; }).map(function (b) { return b.id; })"
+        )
+    )
+
+
+def test_the_page_has_both_names_and_serve_answers_both(rows_report: Path, rows_url: str) -> None:
+    names = sorted(p.name for p in rows_report.iterdir())
+    assert names == ["index.html", "phased-updates.html", "phased-updates.json"]
+    page_bytes = (rows_report / "phased-updates.html").read_bytes()
+    assert page_bytes == (rows_report / "index.html").read_bytes()
+    for path in ("/", "/index.html", "/phased-updates.html"):
+        reply = requests.get(rows_url + path, timeout=30)
+        assert (reply.status_code, reply.content) == (200, page_bytes), path
+
+
+def test_serve_answers_phased_updates_html_from_an_older_directory(
+    rows_report: Path, tmp_path: Path
+) -> None:
+    # A directory written before the page had both names has index.html only. The
+    # application is called as waitress calls it (a second server in this process
+    # would share the first one's socket map).
+    older = tmp_path / "older"
+    older.mkdir()
+    shutil.copy(rows_report / "index.html", older / "index.html")
+    statuses: list[str] = []
+    body = ReportApp(older)(
+        {"REQUEST_METHOD": "GET", "PATH_INFO": "/phased-updates.html"},
+        lambda status, _headers: statuses.append(status),
+    )
+    assert statuses == ["200 OK"]
+    assert b"".join(body) == (older / "index.html").read_bytes()
+
+
+def test_the_copy_button_copies_the_override_line(page: cdp.Page, rows_url: str) -> None:
+    cdp.grant_clipboard(page, rows_url)
+    page.open(rows_url + "/phased-updates.html")
+    shown = page.evaluate(f"document.querySelector('{LIBFOO_ROW} pre.lines').textContent")
+    assert shown == f"libfoo, 1.2-1ubuntu0.2, {report_db.CRASH_URL}"
+    page.click(f"{LIBFOO_ROW} button.copy")
+    assert page.evaluate("navigator.clipboard.readText()", gesture=True) == shown
+    assert page.evaluate(f"document.querySelector('{LIBFOO_ROW} button.copy').textContent") == (
+        "Copied"
+    )
+
+
+def test_the_staleness_banner_appears_past_two_intervals(
+    chromium: str, rows_report: Path, tmp_path: Path
+) -> None:
+    url = (rows_report / "index.html").as_uri()
+    banners = {}
+    for name, late in (("fresh", timedelta(hours=1)), ("stale", 2 * INTERVAL + timedelta(hours=1))):
+        with cdp.browser(chromium, tmp_path / name) as (page, _connection):
+            page.before_every_script(clock_at(GENERATED + late))
+            page.open(url)
+            banners[name] = page.evaluate(
+                "(function () { var b = document.getElementById('stale');"
+                " return b.hidden ? null : b.textContent; }())"
+            )
+            assert not page.problems, "\n".join(page.problems)
+    assert banners["fresh"] is None
+    # 13 h old at a 6 h interval: 7 h older than it should be.
+    assert banners["stale"] is not None
+    assert banners["stale"].startswith(
+        "This report is 7 h older than it should be: the timer may have stopped."
+    )
+
+
+def test_changed_since_the_last_run_lists_exactly_the_state_changes(
+    page: cdp.Page, rows_url: str, rows_state: Path
+) -> None:
+    # What changed, from the database: a state unlike the update's in the run before.
+    store = Store.open(rows_state)
+    try:
+        last = store.latest_run()
+        assert last is not None
+        now = {r.key: r.state for r in store.decisions_for_run(last.id)}
+        before = {r.key: r.state for r in store.decisions_for_run(last.id - 1)}
+    finally:
+        store.close()
+    expected = {update_anchor(*key) for key, state in now.items() if before.get(key) != state}
+    assert len(expected) == 2  # tzdata completed, curl first decided on
+
+    page.open(rows_url + "/")
+    assert page.evaluate("document.getElementById('changed-chip').textContent") == (
+        "2 changed since the last run"
+    )
+    page.click("#f-changed")
+    assert set(visible_updates(page)) == expected
+    # The filter is in the address, so the view can be shared.
+    page.open(rows_url + "/?changed=1")
+    assert set(visible_updates(page)) == expected
+
+
+def test_a_binary_name_search_finds_its_source(page: cdp.Page, rows_url: str) -> None:
+    page.open(rows_url + "/")
+    rows = page.evaluate("document.querySelectorAll('tbody.update').length")
+    page.evaluate(
+        # The statement's value is not the promise: evaluate would wait for it.
+        "window.filtered = new Promise(function (done) {"
+        " new MutationObserver(function () { done(true); })"
+        ".observe(document.getElementById('f-summary'),"
+        " {childList: true, characterData: true, subtree: true}); }); true"
+    )
+    page.type_text("#f-name", "libfoo-dev")  # typed: the filter runs once typing pauses
+    page.evaluate("window.filtered")
+    assert visible_updates(page) == [LIBFOO]
+    assert page.evaluate("document.getElementById('f-summary').textContent") == (
+        f"1 of {rows} updates"
+    )
+    # Filtering hides rows in place: none was moved or re-created.
+    assert page.evaluate("document.querySelectorAll('tbody.update').length") == rows
+    page.open(rows_url + "/?q=9.1.0016")  # a version finds its update too
+    assert visible_updates(page) == ["u-noble__vim__2_3a9.1.0016_2bdfsg-1ubuntu7.3"]
+
+
+def test_sorts_say_their_direction(page: cdp.Page, rows_url: str) -> None:
+    page.open(rows_url + "/?sort=percentage")
+    labels = page.evaluate(
+        "[].map.call(document.getElementById('f-sort').options,"
+        " function (o) { return o.textContent; })"
+    )
+    assert labels == [
+        "series, then name (A to Z)",
+        "name (A to Z)",
+        "percentage (highest first)",
+        "time at its level (longest first)",
+    ]
+    levels = page.evaluate(
+        "[].map.call(document.querySelectorAll('#phasing tbody.update'),"
+        " function (b) { return Number(b.dataset.percentage); })"
+    )
+    assert levels == sorted(levels, reverse=True)
+
+
+@pytest.mark.parametrize(("width", "height", "mobile"), [(1400, 900, False), (390, 844, True)])
+def test_screenshots_are_kept(
+    page: cdp.Page, rows_url: str, width: int, height: int, mobile: bool
+) -> None:
+    page.viewport(width, height, mobile=mobile)
+    page.open(rows_url + "/")
+    ARTIFACTS.mkdir(exist_ok=True)
+    target = ARTIFACTS / f"report-{width}.png"
+    page.screenshot(target)
+    assert target.read_bytes().startswith(b"\x89PNG")
+    # Nothing is wider than the screen: the phone layout stacks the rows.
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
