@@ -95,7 +95,12 @@ def test_a_read_only_report_dir_keeps_the_previous_report_whole(
 ) -> None:
     assert engine.run() == 0
     before = snapshot(engine.report_dir)
-    assert set(before) == {"index.html", "phased-updates.json", "run-status.json"}
+    assert set(before) == {
+        "index.html",
+        "phased-updates.html",
+        "phased-updates.json",
+        "run-status.json",
+    }
     engine.later(6)
     with read_only(engine.report_dir):
         assert engine.run() == 1

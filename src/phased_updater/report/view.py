@@ -371,7 +371,8 @@ def _names(names: Sequence[str], cc: int) -> str:
         parts.append(f"{cc} address{'es' if cc != 1 else ''} of the Cc list")
     if len(parts) > 1:
         return ", ".join(parts[:-1]) + " and " + parts[-1]
-    return parts[0] if parts else "nobody"
+    # A message that went out had someone to go to: with no name recorded, the Cc list.
+    return parts[0] if parts else "the Cc list"
 
 
 def mail_notes(deliveries: Sequence[Delivery], now: datetime) -> tuple[MailNote, ...]:
