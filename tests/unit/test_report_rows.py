@@ -11,7 +11,7 @@ from phased_updater.override_feedback import HowToOverride
 from phased_updater.report import page as report_html
 from phased_updater.report import timeline
 from phased_updater.report import view as report_view
-from phased_updater.report.input import ReportInput
+from phased_updater.report.input import Delivery, ReportInput
 from phased_updater.report.view import ReportView, UpdateView
 from phased_updater.store import Store
 from tests.unit import report_db, report_people
@@ -163,3 +163,9 @@ def test_the_history_axis_shows_the_year_past_six_months() -> None:
     long = timeline.build([], NOW - timedelta(days=200), NOW)
     assert short.axis_format == "%b %d"
     assert long.axis_format == "%b %d %Y"
+
+
+def test_a_message_sent_with_no_name_on_record_went_to_the_cc_list() -> None:
+    sent = Delivery("sent", NOW, NOW, to=(), cc=0, notes=(), last_error=None)
+    [note] = report_view.mail_notes([sent], NOW)
+    assert note.text == "mailed the Cc list at 2026-11-02 06:00 UTC"
