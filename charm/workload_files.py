@@ -22,8 +22,8 @@ CYCLE_BUSY_EXIT = 75
 FIRST_RUN_DELAY = "2min"
 # How the report and the stop mail tell the SRU team to add an override here.
 OVERRIDE_COMMAND = (
-    "juju run {app}/leader add-override package={{source}} version={{version}}"
-    ' problem={{thing}} by=YOUR-LAUNCHPAD-ID reason="WHY IT IS NOT A REGRESSION"'
+    "juju run {app}/leader add-override source={{source}} version={{version}}"
+    ' problem={{problem}} by=YOUR-LAUNCHPAD-ID reason="WHY IT IS NOT A REGRESSION"'
 )
 
 HEADER = "Written by the phased-updater charm; local changes are overwritten."

@@ -131,6 +131,12 @@ class Settings:
         return self.dry_run or self.anonymous
 
     @property
+    def effective_report_dir(self) -> Path:
+        """Where the report goes: --report-dir, else `report/` beside the state database
+        (a run always leaves a report, as the charm's does; `serve --report-dir` it)."""
+        return self.report_dir or self.state.parent / "report"
+
+    @property
     def effective_mail_preview_dir(self) -> Path:
         return self.mail_preview_dir or self.state.parent / "mail-preview"
 
@@ -250,13 +256,13 @@ def git_file_problem(path: str) -> str | None:
 
 
 def command_problem(template: str) -> str | None:
-    """Why `template` is not an override command with {source}, {version} and {thing}."""
+    """Why `template` is not an override command with {source}, {version} and {problem}."""
     try:
         names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
     except ValueError as error:
         return f"not a command template ({error})"
     if names != set(COMMAND_FIELDS):
-        return "expected a command with {source}, {version} and {thing}, and no other {field}"
+        return "expected a command with {source}, {version} and {problem}, and no other {field}"
     return None
 
 

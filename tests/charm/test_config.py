@@ -45,8 +45,8 @@ def test_valid_config_reaches_the_engine(
         "step": 25,
         "interval": "1h30m",
         "overrides": "/etc/phased-updater/overrides.json",
-        "override_command": "juju run phased-updater/leader add-override package={source}"
-        ' version={version} problem={thing} by=YOUR-LAUNCHPAD-ID reason="WHY IT IS NOT A'
+        "override_command": "juju run phased-updater/leader add-override source={source}"
+        ' version={version} problem={problem} by=YOUR-LAUNCHPAD-ID reason="WHY IT IS NOT A'
         ' REGRESSION"',
         "halts": "/etc/phased-updater/halts.json",
         "state": "/var/lib/phased-updater/state.sqlite",

@@ -150,7 +150,7 @@ def test_the_engine_takes_the_repository_and_the_override_command_the_charm_conf
         " https://git.launchpad.net/~ubuntu-sru/+git/phased-update-overrides"
     )
     assert how.command_example() == (
-        "juju run phased-updater/leader add-override package=SOURCE version=VERSION"
+        "juju run phased-updater/leader add-override source=SOURCE version=VERSION"
         ' problem=PROBLEM-URL by=YOUR-LAUNCHPAD-ID reason="WHY IT IS NOT A REGRESSION"'
     )
 
@@ -171,5 +171,5 @@ def test_without_a_repository_the_engine_tells_people_the_juju_command(
     # Copied into a shell, every value stays one word.
     words = shlex.split(step)
     assert words[:4] == ["juju", "run", "phased-updater/leader", "add-override"]
-    assert words[4:7] == ["package=openssl", "version=3.0.13-0ubuntu3.5", f"problem={URL}?x=1&y=2"]
+    assert words[4:7] == ["source=openssl", "version=3.0.13-0ubuntu3.5", f"problem={URL}?x=1&y=2"]
     assert words[7:] == ["by=YOUR-LAUNCHPAD-ID", "reason=WHY IT IS NOT A REGRESSION"]

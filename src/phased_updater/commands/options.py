@@ -167,7 +167,10 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
         "--state", metavar="FILE", help=f"SQLite history (default {default_state()})"
     )
     parser.add_argument(
-        "--report-dir", dest="report_dir", metavar="DIR", help="where the report is written"
+        "--report-dir",
+        dest="report_dir",
+        metavar="DIR",
+        help="where the report is written (default: report/ beside --state)",
     )
     parser.add_argument(
         "--dry-run",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -280,6 +281,7 @@ def record_overrides(
 
 def handle(args: argparse.Namespace) -> int:
     settings = load_settings(args)
+    settings = replace(settings, report_dir=settings.effective_report_dir)
     if settings.overrides is not None and not settings.overrides.is_file():
         raise UsageError(f"--overrides {str(settings.overrides)!r}: no such file")
     check_clock_for_writes(settings, datetime.now(UTC))
