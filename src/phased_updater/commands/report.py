@@ -67,7 +67,7 @@ def handle(args: argparse.Namespace) -> int:
             return EXIT_NO_RUN
         try:
             paths = publish(
-                settings.report_dir,
+                settings.effective_report_dir,
                 store,
                 run,
                 now=settings.now,
