@@ -90,6 +90,8 @@ class Settings:
     launchpad_timeout: float = 60.0
     mail_from: str | None = None
     mail_cc: tuple[str, ...] = ()
+    mail_reply_to: tuple[str, ...] = ()  # empty: replies go to the Cc list
+    mail_subject_prefix: str | None = None  # e.g. "[phased-updater]", then a space
     mail_preview_dir: Path | None = None
     mail_robots: tuple[str, ...] = ()
     smtp_host: str | None = None
@@ -331,7 +333,9 @@ def _convert(key: str, value: Any) -> Any:
             return _path(key, value)
         case "mail_preview_dir" | "smtp_password_file":
             return _path(key, value)
-        case "series" | "mail_cc" | "mail_robots":
+        case "mail_subject_prefix":
+            return _text(key, value)
+        case "series" | "mail_cc" | "mail_reply_to" | "mail_robots":
             return _list(key, value)
         case "step":
             return _int(key, value, 1, 100)

@@ -123,6 +123,18 @@ def add_mail_options(parser: argparse.ArgumentParser) -> None:
         "--mail-cc", dest="mail_cc", metavar="ADDRESS[,ADDRESS...]", help="copy every message"
     )
     group.add_argument(
+        "--mail-reply-to",
+        dest="mail_reply_to",
+        metavar="ADDRESS[,ADDRESS...]",
+        help="where replies go (default: the --mail-cc list)",
+    )
+    group.add_argument(
+        "--mail-subject-prefix",
+        dest="mail_subject_prefix",
+        metavar="TEXT",
+        help="put before every subject, e.g. '[phased-updater]' (default: none)",
+    )
+    group.add_argument(
         "--mail-robots",
         dest="mail_robots",
         metavar="NAME[,NAME...]",
