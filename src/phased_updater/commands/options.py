@@ -80,10 +80,13 @@ def check_report_dir_apart(settings: Settings) -> None:
             )
 
 
-def check_credentials_file(path: Path) -> None:
-    """`--credentials FILE`, read before anything runs; UsageError naming only the path."""
+def check_credentials_file(path: Path) -> str:
+    """`--credentials FILE`, read before anything runs; UsageError naming only the path.
+
+    Returns the consumer name the file logs in with, to say who the run acts as.
+    """
     with launchpad_setup():
-        read_credentials(path)
+        return str(read_credentials(path).consumer.key)
 
 
 def add_mail_options(parser: argparse.ArgumentParser) -> None:
