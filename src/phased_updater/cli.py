@@ -22,26 +22,32 @@ def build_parser() -> argparse.ArgumentParser:
         description="Phase Ubuntu stable release updates from the Error Tracker's verdicts.",
     )
     parser.add_argument("--version", action="version", version=f"phased-updater {__version__}")
-    log_level = {
-        "dest": "log_level",
-        "choices": LEVELS,
-        "help": f"the least severe records logged (default {DEFAULT_LEVEL})",
-    }
-    parser.add_argument("--log-level", default=DEFAULT_LEVEL, **log_level)  # type: ignore[arg-type]
+    # No default here: unset, a command's config file may give `log_level`.
+    _add_log_level(parser, None)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.add_parser(sub)
     # Also after the command's name (`phased-updater run --log-level debug`), where
     # it wins over one given before.
     for command_parser in sub.choices.values():
-        command_parser.add_argument("--log-level", default=argparse.SUPPRESS, **log_level)  # type: ignore[arg-type]
+        _add_log_level(command_parser, argparse.SUPPRESS)
     return parser
+
+
+def _add_log_level(parser: argparse.ArgumentParser, default: str | None) -> None:
+    parser.add_argument(
+        "--log-level",
+        dest="log_level",
+        choices=LEVELS,
+        default=default,
+        help=f"the least severe records logged (default {DEFAULT_LEVEL})",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    log_format.configure(args.log_level)
+    log_format.configure(args.log_level or DEFAULT_LEVEL)
     try:
         status: int = args.handler(args)
     except UsageError as error:

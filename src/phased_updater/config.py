@@ -32,6 +32,7 @@ from phased_updater.duration import parse_timestamp as parse_iso_timestamp
 from phased_updater.errors import EntryError, UsageError
 from phased_updater.freeze import FreezeCalendar
 from phased_updater.groups import Groups, parse_groups
+from phased_updater.log_format import LEVELS
 from phased_updater.override_feedback import COMMAND_FIELDS, HowToOverride
 from phased_updater.speed import (
     MINIMUM_INTERVAL,
@@ -102,6 +103,8 @@ class Settings:
     smtp_security: str = "none"
     smtp_skip_verify: bool = False
     smtp_timeout: float = 30.0
+    # The least severe log records written (log_format.LEVELS); None: --log-level's.
+    log_level: str | None = None
     # Days between reminders of an automatic stop left unresolved; 0: no reminders.
     reminder_days: int = DEFAULT_REMINDER_DAYS
     freeze_windows: FreezeCalendar = field(default_factory=FreezeCalendar)
@@ -353,6 +356,8 @@ def _convert(key: str, value: Any) -> Any:
             return _choice(key, value, SMTP_AUTH)
         case "smtp_security":
             return _choice(key, value, SMTP_SECURITY)
+        case "log_level":
+            return _choice(key, value, LEVELS)
         case "reminder_days":
             return _int(key, value, 0, 365)
         case "freeze_windows":

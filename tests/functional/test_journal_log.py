@@ -117,3 +117,21 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         cli.main(["--version"])
     assert exit_.value.code == 0
     assert capsys.readouterr().out == f"phased-updater {__version__}\n"
+
+
+def test_the_config_files_log_level_unless_the_option_gives_one(
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """The charm's log-level reaches the engine as the config file's `log_level`."""
+    monkeypatch.setenv("JOURNAL_STREAM", "8:12345")
+    config = tmp_path / "phased-updater.toml"
+    config.write_text('log_level = "warning"\n', encoding="utf-8")
+    assert engine.run("--config", str(config)) == 0
+    quiet = journal_lines(capsys.readouterr().err)
+    assert quiet and {m["priority"] for m in quiet} == {"4"}  # the stops only
+    engine.later(6)
+    assert engine.run("--config", str(config), "--log-level", "info") == 0
+    assert "6" in {m["priority"] for m in journal_lines(capsys.readouterr().err)}

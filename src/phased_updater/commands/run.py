@@ -9,7 +9,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-from phased_updater import __version__
+from phased_updater import __version__, log_format
 from phased_updater.commands.options import (
     add_common_options,
     add_mail_options,
@@ -328,6 +328,9 @@ def record_overrides(
 
 def handle(args: argparse.Namespace) -> int:
     settings = load_settings(args)
+    if settings.log_level is not None:
+        # The config file's `log_level` (the charm's log-level), unless --log-level was given.
+        log_format.configure(settings.log_level)
     if settings.overrides is not None and not settings.overrides.is_file():
         raise UsageError(f"--overrides {str(settings.overrides)!r}: no such file")
     check_clock_for_writes(settings, datetime.now(UTC))
