@@ -84,7 +84,7 @@ class OneLineFormatter(logging.Formatter):
         return line
 
 
-class _EngineHandler(logging.StreamHandler[TextIO]):
+class EngineHandler(logging.StreamHandler[TextIO]):
     """The handler `configure` installs, told apart from any other on the root logger."""
 
 
@@ -101,12 +101,12 @@ def configure(
     if level not in LEVELS:
         raise ValueError(f"log level {level!r}: expected one of {', '.join(LEVELS)}")
     environment = environ if environ is not None else os.environ
-    handler = _EngineHandler(stream if stream is not None else sys.stderr)
+    handler = EngineHandler(stream if stream is not None else sys.stderr)
     handler.setFormatter(
         OneLineFormatter(journal=bool(environment.get("JOURNAL_STREAM")), stack=level == "debug")
     )
     root = logging.getLogger()
-    for old in [h for h in root.handlers if isinstance(h, _EngineHandler)]:
+    for old in [h for h in root.handlers if isinstance(h, EngineHandler)]:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())

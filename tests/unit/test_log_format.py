@@ -81,7 +81,10 @@ def test_configure_replaces_its_own_handler_and_refuses_an_unknown_level() -> No
         logging.getLogger("phased_updater.test").warning("once")
         assert first.getvalue() == ""
         assert second.getvalue().endswith(" WARNING phased_updater.test: once\n")
-        assert len(root.handlers) == len(before) + 1
+        ours = [h for h in root.handlers if isinstance(h, log_format.EngineHandler)]
+        assert [h.stream for h in ours] == [second]
+        others = [h for h in before if not isinstance(h, log_format.EngineHandler)]
+        assert all(h in root.handlers for h in others)  # left alone
     finally:
         for handler in [h for h in root.handlers if h not in before]:
             root.removeHandler(handler)
