@@ -312,3 +312,17 @@ def test_replies_go_to_the_cc_list_by_default(phaser: Phaser) -> None:
     with SmtpServer() as server:
         assert phaser.run(DEMO_NOW, *smtp(server), "--mail-cc", SRU_LIST) == 0
         assert {r.message["Reply-To"] for r in server.received} == {SRU_LIST}
+
+
+def test_a_mail_setting_that_turns_email_off_is_an_error(
+    phaser: Phaser, caplog: pytest.LogCaptureFixture
+) -> None:
+    with SmtpServer() as server:
+        assert phaser.run(DEMO_NOW, *smtp(server), "--mail-reply-to", "not-an-address") == 0
+        assert server.received == []
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert [e for e in errors if e.startswith("email cannot be sent")] == [
+        "email cannot be sent: mail_reply_to 'not-an-address': not a usable address;"
+        " messages stay queued"
+    ]
+    assert {d.status for d in phaser.deliveries()} == {Status.PENDING}
