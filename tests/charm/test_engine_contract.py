@@ -63,6 +63,7 @@ def test_the_engine_reads_the_classes_groups_windows_and_reminders_the_charm_wri
         "phasing": phasing,
         "freeze-windows": "Fri 00:00-Mon 12:00,Wed 22:00-Thu 02:00 no-steps",
         "reminder-days": 14,
+        "log-level": "warning",
     }
     ctx.run(ctx.on.config_changed(), testing.State(leader=True, config=config))
     written = tmp_path / "config.toml"
@@ -84,6 +85,7 @@ def test_the_engine_reads_the_classes_groups_windows_and_reminders_the_charm_wri
         "Wed 22:00-Thu 02:00 no-steps",
     )
     assert settings.reminder_days == 14
+    assert settings.log_level == "warning"
 
 
 def test_the_engine_reads_the_overrides_and_halts_the_charm_renders(

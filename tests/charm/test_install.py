@@ -140,6 +140,7 @@ step = 10
 interval = "6h"
 freeze_windows = ["Fri 00:00-Mon 12:00"]
 reminder_days = 7
+log_level = "info"
 overrides = "/etc/phased-updater/overrides.json"
 override_command = "juju run phased-updater/leader add-override source={source} \
 version={version} problem={problem} by=YOUR-LAUNCHPAD-ID reason=\\"WHY IT IS NOT A REGRESSION\\""
