@@ -12,10 +12,10 @@ from phased_updater.overrides import thing_error
 MAX_REASON = 500
 
 
-def check_package(package: str) -> None:
-    if not is_source_name(package):
+def check_source(source: str) -> None:
+    if not is_source_name(source):
         raise ValueError(
-            f"package {package!r} is not a Debian source package name "
+            f"source {source!r} is not a Debian source package name "
             "(lower-case letters, digits, '+', '-', '.'; at least two characters)"
         )
 
@@ -50,7 +50,7 @@ def check_line(name: str, text: str, *, required: bool) -> None:
 class OverrideParams:
     """add-override and remove-override: the override, who changes it and why."""
 
-    package: str
+    source: str
     version: str
     problem: str
     # Required by actions.yaml; the defaults make a missing one a clear failure.
@@ -58,7 +58,7 @@ class OverrideParams:
     reason: str = ""
 
     def __post_init__(self) -> None:
-        check_package(self.package)
+        check_source(self.source)
         check_version(self.version)
         check_problem(self.problem)
         check_line("by", self.by, required=True)
@@ -67,7 +67,7 @@ class OverrideParams:
     def override(self, at: str) -> Override:
         """The record add-override keeps: `at` is when it was added."""
         return Override(
-            self.package, self.version, self.problem, self.by.strip(), self.reason.strip(), at
+            self.source, self.version, self.problem, self.by.strip(), self.reason.strip(), at
         )
 
 
@@ -90,14 +90,14 @@ class ShowLastRunParams:
 
 @dataclass(frozen=True)
 class HaltParams:
-    package: str
+    source: str
     version: str
     series: str
     reason: str
     by: str = ""
 
     def __post_init__(self) -> None:
-        check_package(self.package)
+        check_source(self.source)
         check_version(self.version)
         check_series(self.series)
         check_line("reason", self.reason, required=True)
@@ -106,18 +106,18 @@ class HaltParams:
 
 @dataclass(frozen=True)
 class ResumeParams:
-    package: str
+    source: str
     version: str
     series: str
     by: str
     reason: str
 
     def __post_init__(self) -> None:
-        check_package(self.package)
+        check_source(self.source)
         check_version(self.version)
         check_series(self.series)
         check_line("by", self.by, required=True)
         check_line("reason", self.reason, required=True)
 
     def key(self) -> tuple[str, str, str]:
-        return (self.series, self.package, self.version)
+        return (self.series, self.source, self.version)

@@ -404,7 +404,7 @@ class PhasedUpdaterCharm(ops.CharmBase):
             return
         halt = Halt(
             series=params.series,
-            source=params.package,
+            source=params.source,
             version=params.version,
             reason=params.reason,
             by=params.by or "juju action",

@@ -33,8 +33,9 @@ from phased_updater.duration import parse_duration
 from phased_updater.errors import EntryError
 from phased_updater.freeze import FreezeCalendar
 from phased_updater.groups import Group, Groups, parse_groups
+from phased_updater.log_format import DEFAULT_LEVEL, LEVELS
 from phased_updater.speed import SpeedClass, SpeedClasses, parse_classes, parse_sources
-from phased_updater.text import redact
+from phased_updater.text import one_line, redact
 
 MIN_INTERVAL_SECONDS = 15 * 60
 LAUNCHPAD_INSTANCES = ("production", "staging", "qastaging")
@@ -148,6 +149,9 @@ class CharmConfig:
     dry_run: bool = False
     mail_from: str = ""
     mail_cc: str = ""
+    mail_reply_to: str = ""
+    mail_subject_prefix: str = ""
+    log_level: str = DEFAULT_LEVEL
     report_port: int = 8080
     report_url: str = ""
     # The git branch the SRU team keeps its overrides in; empty: the actions' alone.
@@ -161,6 +165,7 @@ class CharmConfig:
     run_every_seconds: int = field(init=False)  # the timer's period
     series_list: tuple[str, ...] = field(init=False)
     mail_cc_list: tuple[str, ...] = field(init=False)
+    mail_reply_to_list: tuple[str, ...] = field(init=False)
     phasing_tables: PhasingTables = field(init=False)
     freeze_window_list: tuple[str, ...] = field(init=False)
 
@@ -198,6 +203,20 @@ class CharmConfig:
                 raise ConfigurationError(
                     "mail-cc", self.mail_cc, f"{address!r} is not a mail address"
                 )
+        reply_to = _split_list(self.mail_reply_to)
+        for address in reply_to:
+            if not _MAIL_ADDRESS.fullmatch(address):
+                raise ConfigurationError(
+                    "mail-reply-to", self.mail_reply_to, f"{address!r} is not a mail address"
+                )
+        if one_line(self.mail_subject_prefix) != self.mail_subject_prefix.strip():
+            raise ConfigurationError(
+                "mail-subject-prefix", self.mail_subject_prefix, "must be one line of text"
+            )
+        if self.log_level not in LEVELS:
+            raise ConfigurationError(
+                "log-level", self.log_level, f"must be one of {', '.join(LEVELS)}"
+            )
         if not MIN_REPORT_PORT <= self.report_port <= 65535:
             raise ConfigurationError(
                 "report-port", self.report_port, f"must be between {MIN_REPORT_PORT} and 65535"
@@ -221,6 +240,7 @@ class CharmConfig:
         object.__setattr__(self, "run_every_seconds", int(run_every.total_seconds()))
         object.__setattr__(self, "series_list", series)
         object.__setattr__(self, "mail_cc_list", cc)
+        object.__setattr__(self, "mail_reply_to_list", reply_to)
         object.__setattr__(self, "phasing_tables", parse_phasing(self.phasing, self.step, interval))
         object.__setattr__(self, "freeze_window_list", parse_freeze_windows(self.freeze_windows))
 

@@ -22,8 +22,8 @@ CYCLE_BUSY_EXIT = 75
 FIRST_RUN_DELAY = "2min"
 # How the report and the stop mail tell the SRU team to add an override here.
 OVERRIDE_COMMAND = (
-    "juju run {app}/leader add-override package={{source}} version={{version}}"
-    ' problem={{thing}} by=YOUR-LAUNCHPAD-ID reason="WHY IT IS NOT A REGRESSION"'
+    "juju run {app}/leader add-override source={{source}} version={{version}}"
+    ' problem={{problem}} by=YOUR-LAUNCHPAD-ID reason="WHY IT IS NOT A REGRESSION"'
 )
 
 HEADER = "Written by the phased-updater charm; local changes are overwritten."
@@ -94,6 +94,7 @@ def render_config(state: CharmState, layout: Layout) -> str:
         "interval": config.interval,
         "freeze_windows": list(config.freeze_window_list),
         "reminder_days": config.reminder_days,
+        "log_level": config.log_level,
         "overrides": str(layout.overrides),
         "override_command": OVERRIDE_COMMAND.format(app=state.topology.application),
         "halts": str(layout.halts),
@@ -129,6 +130,10 @@ def render_config(state: CharmState, layout: Layout) -> str:
         if state.mail_from:
             settings["mail_from"] = state.mail_from
         settings["mail_cc"] = list(config.mail_cc_list)
+        if config.mail_reply_to_list:
+            settings["mail_reply_to"] = list(config.mail_reply_to_list)
+        if config.mail_subject_prefix.strip():
+            settings["mail_subject_prefix"] = config.mail_subject_prefix.strip()
     # The tables last: a TOML table runs to the end of the file or the next table.
     return render_toml(settings) + render_phasing(config.phasing_tables)
 

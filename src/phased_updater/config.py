@@ -32,6 +32,7 @@ from phased_updater.duration import parse_timestamp as parse_iso_timestamp
 from phased_updater.errors import EntryError, UsageError
 from phased_updater.freeze import FreezeCalendar
 from phased_updater.groups import Groups, parse_groups
+from phased_updater.log_format import LEVELS
 from phased_updater.override_feedback import COMMAND_FIELDS, HowToOverride
 from phased_updater.speed import (
     MINIMUM_INTERVAL,
@@ -90,6 +91,8 @@ class Settings:
     launchpad_timeout: float = 60.0
     mail_from: str | None = None
     mail_cc: tuple[str, ...] = ()
+    mail_reply_to: tuple[str, ...] = ()  # empty: replies go to the Cc list
+    mail_subject_prefix: str | None = None  # e.g. "[phased-updater]", then a space
     mail_preview_dir: Path | None = None
     mail_robots: tuple[str, ...] = ()
     smtp_host: str | None = None
@@ -100,6 +103,8 @@ class Settings:
     smtp_security: str = "none"
     smtp_skip_verify: bool = False
     smtp_timeout: float = 30.0
+    # The least severe log records written (log_format.LEVELS); None: --log-level's.
+    log_level: str | None = None
     # Days between reminders of an automatic stop left unresolved; 0: no reminders.
     reminder_days: int = DEFAULT_REMINDER_DAYS
     freeze_windows: FreezeCalendar = field(default_factory=FreezeCalendar)
@@ -129,6 +134,12 @@ class Settings:
     def effective_dry_run(self) -> bool:
         """Without credentials nothing can be written: the run is a dry run."""
         return self.dry_run or self.anonymous
+
+    @property
+    def effective_report_dir(self) -> Path:
+        """Where the report goes: --report-dir, else `report/` beside the state database
+        (a run always leaves a report, as the charm's does; `serve --report-dir` it)."""
+        return self.report_dir or self.state.parent / "report"
 
     @property
     def effective_mail_preview_dir(self) -> Path:
@@ -250,13 +261,13 @@ def git_file_problem(path: str) -> str | None:
 
 
 def command_problem(template: str) -> str | None:
-    """Why `template` is not an override command with {source}, {version} and {thing}."""
+    """Why `template` is not an override command with {source}, {version} and {problem}."""
     try:
         names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
     except ValueError as error:
         return f"not a command template ({error})"
     if names != set(COMMAND_FIELDS):
-        return "expected a command with {source}, {version} and {thing}, and no other {field}"
+        return "expected a command with {source}, {version} and {problem}, and no other {field}"
     return None
 
 
@@ -331,7 +342,9 @@ def _convert(key: str, value: Any) -> Any:
             return _path(key, value)
         case "mail_preview_dir" | "smtp_password_file":
             return _path(key, value)
-        case "series" | "mail_cc" | "mail_robots":
+        case "mail_subject_prefix":
+            return _text(key, value)
+        case "series" | "mail_cc" | "mail_reply_to" | "mail_robots":
             return _list(key, value)
         case "step":
             return _int(key, value, 1, 100)
@@ -349,6 +362,8 @@ def _convert(key: str, value: Any) -> Any:
             return _choice(key, value, SMTP_AUTH)
         case "smtp_security":
             return _choice(key, value, SMTP_SECURITY)
+        case "log_level":
+            return _choice(key, value, LEVELS)
         case "reminder_days":
             return _int(key, value, 0, 365)
         case "freeze_windows":

@@ -739,7 +739,9 @@ class Cycle:
             position = self._progress
         d = outcome.decision
         not_written = not outcome.applied and writes_for(outcome.update, d)
-        log.info(
+        # A stop needs a person (an override or a fix): journalctl -p warning shows it.
+        log.log(
+            logging.WARNING if d.action is Action.STOP else logging.INFO,
             "[%d/%d] %s: %s %d%% -> %d%%%s (%s)",
             position,
             total,

@@ -40,7 +40,7 @@ from phased_updater.overrides import (
 )
 
 # The fields an `override_command` template may use.
-COMMAND_FIELDS = ("source", "version", "thing")
+COMMAND_FIELDS = ("source", "version", "problem")
 # The team that reviews and adds overrides.
 SRU_TEAM = "ubuntu-sru"
 # An override added longer ago than this, for no update being phased, is not listed as
@@ -65,7 +65,7 @@ class HowToOverride:
     repository: str | None = None  # credentials removed
     branch: str | None = None
     path: str | None = None
-    command: str | None = None  # a template with {source}, {version}, {thing}
+    command: str | None = None  # a template with {source}, {version}, {problem}
     file: str | None = None
 
     def request(self, team: str) -> str:
@@ -96,7 +96,7 @@ class HowToOverride:
         """The command with placeholders for the values, e.g. for the report."""
         if not self.command:
             return None
-        return self.command.format(source="SOURCE", version="VERSION", thing="PROBLEM-URL")
+        return self.command.format(source="SOURCE", version="VERSION", problem="PROBLEM-URL")
 
     def to_json(self) -> dict[str, str | None]:
         return {

@@ -1,4 +1,4 @@
-"""The overrides: `source, version, thing` lines, wherever they come from.
+"""The overrides: `source, version, problem` lines, wherever they come from.
 
 `thing` takes one of the forms of `THING_FORMS`: an Error Tracker problem URL, an
 Error Tracker bucket URL, the word `increased-rate`, or the word `unchecked` (let an
@@ -249,7 +249,7 @@ def parse_line(text: str) -> Override | str | None:
         return None
     fields = [field.strip() for field in stripped.split(",")]
     if len(fields) != 3:
-        return f"expected 3 comma-separated fields (source, version, thing), found {len(fields)}"
+        return f"expected 3 comma-separated fields (source, version, problem), found {len(fields)}"
     source, version, thing = fields
     problem = check_fields(source, version, thing)
     return problem if problem is not None else Override(source, version, thing)

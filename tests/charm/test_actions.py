@@ -54,7 +54,7 @@ def with_credentials(
 
 def override_params(problem: str = PROBLEM, **changes: str) -> dict[str, str]:
     params = {
-        "package": "openssl",
+        "source": "openssl",
         "version": "3.0.13-0ubuntu3.5",
         "problem": problem,
         "by": "bob",
@@ -109,7 +109,7 @@ def test_adding_an_override_again_keeps_the_first_record_and_says_whose_it_is(
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        (override_params(package="OpenSSL"), "package 'OpenSSL' is not a Debian source package"),
+        (override_params(source="OpenSSL"), "source 'OpenSSL' is not a Debian source package"),
         (override_params(version="ubuntu1"), "version 'ubuntu1' is not a Debian version"),
         (override_params("https://errors.ubuntu.com/problem/xyz"), "is neither an Error Tracker"),
         (override_params("increased rate"), "is neither an Error Tracker problem URL"),
@@ -356,7 +356,7 @@ def test_run_now_needs_the_leader(
 
 def halt_params(**overrides: str) -> dict[str, str]:
     return {
-        "package": "glibc",
+        "source": "glibc",
         "version": "2.39-0ubuntu8.4",
         "series": "noble",
         "reason": "breaks boot",
@@ -440,7 +440,7 @@ def test_halt_keeps_the_record_when_launchpad_fails(
         (halt_params(series="Noble"), "series 'Noble' is not a series name"),
         (halt_params(reason=" "), "reason must not be empty"),
         (halt_params(reason="a\nb"), "reason must be one line"),
-        (halt_params(package="g"), "package 'g' is not a Debian source package name"),
+        (halt_params(source="g"), "source 'g' is not a Debian source package name"),
     ],
 )
 def test_halt_rejects_bad_parameters(
@@ -467,7 +467,7 @@ def test_halt_needs_the_leader(
 
 def resume_params() -> dict[str, str]:
     return {
-        "package": "glibc",
+        "source": "glibc",
         "version": "2.39-0ubuntu8.4",
         "series": "noble",
         "by": "sru-team",

@@ -45,8 +45,8 @@ def test_valid_config_reaches_the_engine(
         "step": 25,
         "interval": "1h30m",
         "overrides": "/etc/phased-updater/overrides.json",
-        "override_command": "juju run phased-updater/leader add-override package={source}"
-        ' version={version} problem={thing} by=YOUR-LAUNCHPAD-ID reason="WHY IT IS NOT A'
+        "override_command": "juju run phased-updater/leader add-override source={source}"
+        ' version={version} problem={problem} by=YOUR-LAUNCHPAD-ID reason="WHY IT IS NOT A'
         ' REGRESSION"',
         "halts": "/etc/phased-updater/halts.json",
         "state": "/var/lib/phased-updater/state.sqlite",
@@ -59,6 +59,7 @@ def test_valid_config_reaches_the_engine(
         # The charm's defaults: Ubuntu's weekend freeze, a reminder every 7 days.
         "freeze_windows": ["Fri 00:00-Mon 12:00"],
         "reminder_days": 7,
+        "log_level": "info",
     }
     assert "OnUnitInactiveSec=5400s\n" in workload.files[TIMER].content
     serve = workload.files[Path("/etc/systemd/system/phased-updater-serve.service")].content
@@ -157,6 +158,8 @@ def test_run_every_runs_the_timer_more_often_than_the_interval(
             "invalid freeze-windows 'Friday noon-Monday': expected DAY HH:MM-DAY HH:MM",
         ),
         ("reminder-days", -1, "invalid reminder-days -1: must be between 0 (off) and 365"),
+        ("log-level", "verbose", "invalid log-level 'verbose': must be one of debug, info,"),
+        ("mail-reply-to", "sru", "invalid mail-reply-to 'sru': 'sru' is not a mail address"),
     ],
 )
 def test_invalid_option_blocks_and_changes_nothing(

@@ -63,6 +63,7 @@ def test_the_engine_reads_the_classes_groups_windows_and_reminders_the_charm_wri
         "phasing": phasing,
         "freeze-windows": "Fri 00:00-Mon 12:00,Wed 22:00-Thu 02:00 no-steps",
         "reminder-days": 14,
+        "log-level": "warning",
     }
     ctx.run(ctx.on.config_changed(), testing.State(leader=True, config=config))
     written = tmp_path / "config.toml"
@@ -84,6 +85,7 @@ def test_the_engine_reads_the_classes_groups_windows_and_reminders_the_charm_wri
         "Wed 22:00-Thu 02:00 no-steps",
     )
     assert settings.reminder_days == 14
+    assert settings.log_level == "warning"
 
 
 def test_the_engine_reads_the_overrides_and_halts_the_charm_renders(
@@ -150,7 +152,7 @@ def test_the_engine_takes_the_repository_and_the_override_command_the_charm_conf
         " https://git.launchpad.net/~ubuntu-sru/+git/phased-update-overrides"
     )
     assert how.command_example() == (
-        "juju run phased-updater/leader add-override package=SOURCE version=VERSION"
+        "juju run phased-updater/leader add-override source=SOURCE version=VERSION"
         ' problem=PROBLEM-URL by=YOUR-LAUNCHPAD-ID reason="WHY IT IS NOT A REGRESSION"'
     )
 
@@ -171,5 +173,5 @@ def test_without_a_repository_the_engine_tells_people_the_juju_command(
     # Copied into a shell, every value stays one word.
     words = shlex.split(step)
     assert words[:4] == ["juju", "run", "phased-updater/leader", "add-override"]
-    assert words[4:7] == ["package=openssl", "version=3.0.13-0ubuntu3.5", f"problem={URL}?x=1&y=2"]
+    assert words[4:7] == ["source=openssl", "version=3.0.13-0ubuntu3.5", f"problem={URL}?x=1&y=2"]
     assert words[7:] == ["by=YOUR-LAUNCHPAD-ID", "reason=WHY IT IS NOT A REGRESSION"]

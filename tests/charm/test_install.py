@@ -140,9 +140,10 @@ step = 10
 interval = "6h"
 freeze_windows = ["Fri 00:00-Mon 12:00"]
 reminder_days = 7
+log_level = "info"
 overrides = "/etc/phased-updater/overrides.json"
-override_command = "juju run phased-updater/leader add-override package={source} \
-version={version} problem={thing} by=YOUR-LAUNCHPAD-ID reason=\\"WHY IT IS NOT A REGRESSION\\""
+override_command = "juju run phased-updater/leader add-override source={source} \
+version={version} problem={problem} by=YOUR-LAUNCHPAD-ID reason=\\"WHY IT IS NOT A REGRESSION\\""
 halts = "/etc/phased-updater/halts.json"
 state = "/var/lib/phased-updater/state.sqlite"
 report_dir = "/var/lib/phased-updater/report"

@@ -64,6 +64,25 @@ def test_relation_changed_configures_mail(
     assert "email off" not in out.unit_status.message
 
 
+def test_reply_to_and_subject_prefix_reach_the_engine(
+    ctx: testing.Context[PhasedUpdaterCharm], workload: FakeWorkload
+) -> None:
+    password = testing.Secret(tracked_content={"password": "s3cret"})
+    smtp = smtp_relation(password.id)
+    config: dict[str, str | int | float | bool] = {
+        "mail-cc": "sru@example.com",
+        "mail-reply-to": "ubuntu-release@example.com, sru@example.com",
+        "mail-subject-prefix": " [phased-updater] ",
+    }
+    state = testing.State(leader=True, relations={smtp}, secrets={password}, config=config)
+
+    ctx.run(ctx.on.relation_changed(smtp), state)
+
+    written = engine_config(workload)
+    assert written["mail_reply_to"] == ["ubuntu-release@example.com", "sru@example.com"]
+    assert written["mail_subject_prefix"] == "[phased-updater]"
+
+
 def test_mail_from_option_wins_over_the_relation_sender(
     ctx: testing.Context[PhasedUpdaterCharm], workload: FakeWorkload
 ) -> None:

@@ -101,7 +101,9 @@ class Replay:
     # -- one method per juju sub-command ----------------------------------------------
 
     def deploy(self, args: list[str]) -> None:
-        app, options = args[0], key_values(self._options(args[1:], "--config"))
+        # A local charm file is deployed under its metadata's name, as Juju does.
+        app = APP if args[0].startswith("./phased-updater_") else args[0]
+        options = key_values(self._options(args[1:], "--config"))
         if app != APP:
             self.other_apps[app] = options
             return

@@ -13,6 +13,7 @@ SMTP catcher. Everything lands in demo-out/ at the repository root.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -36,7 +37,8 @@ from tests.doubles.scenarios import (
 from tests.functional.smtp_server import SmtpServer
 
 ROOT = Path(__file__).resolve().parents[2]
-OUT = ROOT / "demo-out"
+# Elsewhere for the test that checks the README's sample against a real run.
+OUT = Path(os.environ.get("PHASED_UPDATER_DEMO_OUT") or ROOT / "demo-out")
 SCRIPT = Path(sys.executable).with_name("phased-updater")
 INTERVAL = timedelta(hours=6)
 CYCLES = 5
@@ -202,7 +204,7 @@ def main() -> int:
             path = OUT / "mail" / f"{index:02d}.eml"
             path.write_bytes(received.data)
             message = message_from_bytes(received.data, policy=policy.default)
-            print(f"  {path.relative_to(ROOT)}: {str(message['Subject']).strip()}")
+            print(f"  {path.relative_to(OUT.parent)}: {str(message['Subject']).strip()}")
             print(f"    envelope to: {', '.join(received.rcpt_tos)}")
     print(f"\nReport: {OUT / 'report' / 'index.html'}")
     print(f"JSON:   {OUT / 'report' / 'phased-updates.json'}")

@@ -278,3 +278,51 @@ def test_a_preview_dir_inside_the_report_is_refused(phaser: Phaser, tmp_path: Pa
         str(report / "mail"),
     )
     assert status == cli.EXIT_USAGE
+
+
+def test_when_the_uploader_cannot_be_reached_every_copy_says_so(phaser: Phaser) -> None:
+    """cryptkit's signer and creator hides his address: the Cc list gets it and is told."""
+    replies = "phasing-replies@example.com"
+    with SmtpServer() as server:
+        options = ("--mail-cc", SRU_LIST, "--mail-reply-to", replies)
+        prefix = ("--mail-subject-prefix", "[phased-updater]")
+        assert phaser.run(DEMO_NOW, *smtp(server), *options, *prefix) == 0
+        received = {" ".join(r.message["Subject"].split()): r for r in server.received}
+    cryptkit = received[f"[phased-updater] {CRYPTKIT}"]
+    assert sorted(cryptkit.rcpt_tos) == [SRU_LIST]
+    assert cryptkit.message["Reply-To"] == replies
+    text = cryptkit.message.get_body().get_content()  # type: ignore[union-attr]
+    top, ending = text.split("Phasing of cryptkit", 1)[0], text.rsplit("-- ", 1)[1]
+    assert "Not reached" in top and "~dave (signer and creator): the address is hidden" in top
+    assert "signed or created" not in ending  # the list did neither
+    assert "copies every message it sends to you" in " ".join(ending.split())
+    assert "1 machine in 101" in " ".join(text.split())
+
+    # Everyone reached: no "not reached" part, and the reason for the uploaders and the Cc.
+    libfoo = received[f"[phased-updater] {LIBFOO}"]
+    assert libfoo.message["Reply-To"] == replies
+    libfoo_text = libfoo.message.get_body().get_content()  # type: ignore[union-attr]
+    assert "Not reached" not in libfoo_text
+    assert "signed or created this upload, or, in Cc," in " ".join(libfoo_text.split())
+    # The report keeps the subject as composed, without the deployment's prefix.
+    assert {d.subject for d in phaser.deliveries()} == {LIBFOO, CRYPTKIT, GIZMO}
+
+
+def test_replies_go_to_the_cc_list_by_default(phaser: Phaser) -> None:
+    with SmtpServer() as server:
+        assert phaser.run(DEMO_NOW, *smtp(server), "--mail-cc", SRU_LIST) == 0
+        assert {r.message["Reply-To"] for r in server.received} == {SRU_LIST}
+
+
+def test_a_mail_setting_that_turns_email_off_is_an_error(
+    phaser: Phaser, caplog: pytest.LogCaptureFixture
+) -> None:
+    with SmtpServer() as server:
+        assert phaser.run(DEMO_NOW, *smtp(server), "--mail-reply-to", "not-an-address") == 0
+        assert server.received == []
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert [e for e in errors if e.startswith("email cannot be sent")] == [
+        "email cannot be sent: mail_reply_to 'not-an-address': not a usable address;"
+        " messages stay queued"
+    ]
+    assert {d.status for d in phaser.deliveries()} == {Status.PENDING}

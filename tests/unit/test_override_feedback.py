@@ -105,15 +105,15 @@ def test_how_to_override_in_this_deployments_terms() -> None:
     assert repository.step("libfoo", "1.2-1", RATE) == "libfoo, 1.2-1, increased-rate"
 
     command = HowToOverride(
-        command="juju run app/leader add-override package={source} version={version}"
-        " problem={thing}"
+        command="juju run app/leader add-override source={source} version={version}"
+        " problem={problem}"
     )
     assert command.request("ubuntu-sru") == (
         "ask the SRU team (ubuntu-sru) for an override. They would run:"
     )
     bucket = Problem(ProblemKind.NEW_CRASH, "https://errors.ubuntu.com/bucket/?id=a b&c")
     assert command.step("libfoo", "1.2-1", bucket) == (
-        "juju run app/leader add-override package=libfoo version=1.2-1"
+        "juju run app/leader add-override source=libfoo version=1.2-1"
         " problem='https://errors.ubuntu.com/bucket/?id=a b&c'"
     )
 
@@ -143,10 +143,10 @@ def test_describe_says_who_when_and_why() -> None:
 
 def test_a_held_update_is_let_through_with_the_unchecked_word() -> None:
     how = HowToOverride(
-        command="juju run a/leader add-override package={source} version={version} problem={thing}"
+        command="juju run a/leader add-override source={source} version={version} problem={problem}"
     )
     assert how.step("newsrc", "1.0-0ubuntu1", "unchecked") == (
-        "juju run a/leader add-override package=newsrc version=1.0-0ubuntu1 problem=unchecked"
+        "juju run a/leader add-override source=newsrc version=1.0-0ubuntu1 problem=unchecked"
     )
     assert HowToOverride().step("newsrc", "1.0-0ubuntu1", "unchecked") == (
         "newsrc, 1.0-0ubuntu1, unchecked"

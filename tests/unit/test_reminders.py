@@ -99,7 +99,8 @@ def test_a_reminder_says_how_long_what_is_open_and_where_to_look() -> None:
     assert "Still not overridden:\n\n1. New crash: foo_parse()\n   " + CRASH.url in body
     assert "foo, 1.2-3ubuntu0.1, " + CRASH.url in body  # the override line to ask for
     assert "https://phasing.example/#u-jammy__foo__1.2-3ubuntu0.1" in body
-    assert "reminds you every 7 days while the stop stays unresolved (reminder 1)" in prose
+    assert "sends a reminder every 7 days while the stop stays unresolved (reminder 1)" in prose
+    assert "1 machine in 101" in prose and "-security" in prose
     assert found.key == "jammy/foo/1.2-3ubuntu0.1/reminder/1"
 
 

@@ -16,7 +16,7 @@ from tests.unit.report_db import GIZMO_CRASH_URL, NOW
 from tests.unit.test_report_html import Page
 
 REPOSITORY = "https://sru-bot:t0ken@git.example/phased-update-overrides"
-COMMAND = "juju run app/leader add-override package={source} version={version} problem={thing}"
+COMMAND = "juju run app/leader add-override source={source} version={version} problem={problem}"
 
 
 def with_overrides(store: Store, run: RunRecord, how: HowToOverride) -> RunRecord:
@@ -111,5 +111,5 @@ def test_the_steps_for_current_stops_use_the_deployments_command(store: Store) -
     assert panel is not None
     assert panel.request == "ask the SRU team (ubuntu-sru) for an override. They would run:"
     assert panel.steps
-    assert all(step.startswith("juju run app/leader add-override package=") for step in panel.steps)
+    assert all(step.startswith("juju run app/leader add-override source=") for step in panel.steps)
     assert panel.emergency is None

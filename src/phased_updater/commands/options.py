@@ -80,10 +80,13 @@ def check_report_dir_apart(settings: Settings) -> None:
             )
 
 
-def check_credentials_file(path: Path) -> None:
-    """`--credentials FILE`, read before anything runs; UsageError naming only the path."""
+def check_credentials_file(path: Path) -> str:
+    """`--credentials FILE`, read before anything runs; UsageError naming only the path.
+
+    Returns the consumer name the file logs in with, to say who the run acts as.
+    """
     with launchpad_setup():
-        read_credentials(path)
+        return str(read_credentials(path).consumer.key)
 
 
 def add_mail_options(parser: argparse.ArgumentParser) -> None:
@@ -121,6 +124,18 @@ def add_mail_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--mail-from", dest="mail_from", metavar="ADDRESS", help="sender address")
     group.add_argument(
         "--mail-cc", dest="mail_cc", metavar="ADDRESS[,ADDRESS...]", help="copy every message"
+    )
+    group.add_argument(
+        "--mail-reply-to",
+        dest="mail_reply_to",
+        metavar="ADDRESS[,ADDRESS...]",
+        help="where replies go (default: the --mail-cc list)",
+    )
+    group.add_argument(
+        "--mail-subject-prefix",
+        dest="mail_subject_prefix",
+        metavar="TEXT",
+        help="put before every subject, e.g. '[phased-updater]' (default: none)",
     )
     group.add_argument(
         "--mail-robots",
@@ -167,7 +182,10 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
         "--state", metavar="FILE", help=f"SQLite history (default {default_state()})"
     )
     parser.add_argument(
-        "--report-dir", dest="report_dir", metavar="DIR", help="where the report is written"
+        "--report-dir",
+        dest="report_dir",
+        metavar="DIR",
+        help="where the report is written (default: report/ beside --state)",
     )
     parser.add_argument(
         "--dry-run",

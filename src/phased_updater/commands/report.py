@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from dataclasses import replace
 
 from phased_updater.commands.options import check_report_dir_apart
 from phased_updater.config import load_settings
@@ -39,7 +40,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     parser.add_argument("--state", metavar="FILE", help="the SQLite history to read")
     parser.add_argument(
-        "--report-dir", dest="report_dir", metavar="DIR", help="where the report is written"
+        "--report-dir",
+        dest="report_dir",
+        metavar="DIR",
+        help="where the report is written (default: report/ beside --state)",
     )
     parser.add_argument(
         "--now",
@@ -51,8 +55,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def handle(args: argparse.Namespace) -> int:
     settings = load_settings(args)
-    if settings.report_dir is None:
-        raise UsageError("--report-dir is required (or report_dir in --config)")
+    settings = replace(settings, report_dir=settings.effective_report_dir)
     check_report_dir_apart(settings)
     if not settings.state.is_file():
         raise UsageError(f"--state {str(settings.state)!r}: no such file")
@@ -64,7 +67,7 @@ def handle(args: argparse.Namespace) -> int:
             return EXIT_NO_RUN
         try:
             paths = publish(
-                settings.report_dir,
+                settings.effective_report_dir,
                 store,
                 run,
                 now=settings.now,

@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import logging
 import time
+from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from phased_updater import __version__, log_format
 from phased_updater.commands.options import (
     add_common_options,
     add_mail_options,
@@ -24,13 +27,15 @@ from phased_updater.commands.overrides import (
 )
 from phased_updater.config import Settings, load_settings
 from phased_updater.cycle import Cycle, CycleOptions, CycleResult
+from phased_updater.duration import format_duration
 from phased_updater.errors import EXIT_INCOMPLETE, EXIT_OK, UsageError, error_text
 from phased_updater.halts import load_halts
 from phased_updater.lock import AlreadyRunning, exclusive
 from phased_updater.mail import outbox
-from phased_updater.mail.session import MailSession
+from phased_updater.mail.session import MailSession, MailSummary
 from phased_updater.report import run_status
 from phased_updater.report.publish import publish
+from phased_updater.sources import errortracker
 from phased_updater.sources.errortracker import ErrorTrackerClient
 from phased_updater.sources.git_overrides import NoCopy
 from phased_updater.sources.launchpad import (
@@ -43,6 +48,7 @@ from phased_updater.sources.launchpad import (
 from phased_updater.sources.people import directory_factory
 from phased_updater.sources.request_counts import RequestCounts, count_launchpad_requests
 from phased_updater.store import Store
+from phased_updater.text import one_line
 
 log = logging.getLogger("phased_updater.run")
 
@@ -158,12 +164,16 @@ def cycle_options(settings: Settings) -> CycleOptions:
 
 def run_once(settings: Settings) -> int:
     """A whole cycle with its report; the caller has validated `settings`."""
+    started = time.monotonic()
     now = settings.now or datetime.now(UTC)
     with launchpad_setup():
         service_root = resolve_service_root(settings.launchpad)
     halts = load_halts(settings.halts)
+    consumer = None
     if settings.credentials is not None:
-        check_credentials_file(settings.credentials)  # a bad file is a usage error, before any run
+        # A bad file is a usage error, before any run.
+        consumer = check_credentials_file(settings.credentials)
+    log.info("%s", opening_line(settings, service_root, consumer))
     if settings.anonymous and not settings.dry_run:
         log.info("no --credentials: logging in anonymously, so this is a dry run")
     try:
@@ -191,14 +201,15 @@ def run_once(settings: Settings) -> int:
 
         # Stops are queued with their decisions, looked up and sent after the cycle.
         mail_session = MailSession(settings, directory_factory(connection), store, now)
+        errors = ErrorTrackerClient(
+            settings.errors_url,
+            timeout=(min(10.0, settings.errors_timeout), settings.errors_timeout),
+            counts=counts,
+        )
         cycle = Cycle(
             cycle_options(settings),
             connect_archive,
-            ErrorTrackerClient(
-                settings.errors_url,
-                timeout=(min(10.0, settings.errors_timeout), settings.errors_timeout),
-                counts=counts,
-            ),
+            errors,
             store,
             overrides.overrides,
             halts,
@@ -207,7 +218,11 @@ def run_once(settings: Settings) -> int:
         )
         with launchpad_setup():
             result = cycle.run()
-        mail_session.finish()
+        outage = errortracker.outage(errors)
+        if outage is not None:
+            log.error("%s", outage)
+            store.add_run_failure(result.run_id, EXIT_INCOMPLETE, outage)
+        mail = mail_session.finish()
         status = max(result.exit_status, record_overrides(settings, store, overrides, result, now))
         run = store.run(result.run_id)
         if settings.report_dir is not None and run is not None:
@@ -230,10 +245,44 @@ def run_once(settings: Settings) -> int:
                 store.add_run_failure(result.run_id, EXIT_INCOMPLETE, message)
                 status = EXIT_INCOMPLETE
             write_run_status(settings.report_dir, store, result.run_id, deliveries, counts)
-        log.info("cycle done: %s", result.summary())
+        log.log(
+            logging.INFO if status == EXIT_OK else logging.WARNING,
+            "%s",
+            closing_line(result, mail, status, time.monotonic() - started),
+        )
         return status
     finally:
         store.close()
+
+
+def opening_line(settings: Settings, service_root: str, consumer: str | None) -> str:
+    """What the run is about to do, before it does anything."""
+    who = f"as consumer {one_line(consumer, 80)}" if consumer is not None else "anonymous"
+    series = ",".join(settings.series) or "every supported series"
+    mode = "dry run" if settings.effective_dry_run else "writes to Launchpad"
+    return (
+        f"phased-updater {__version__}: Launchpad {service_root} {who},"
+        f" Error Tracker {settings.errors_url}, series {series},"
+        f" step {settings.step} every {format_duration(settings.interval)}, {mode}"
+    )
+
+
+def closing_line(result: CycleResult, mail: MailSummary, status: int, seconds: float) -> str:
+    """The run in `key=value` pairs, for the log: counts, exit status and duration."""
+    states = Counter(str(o.decision.state) for o in result.outcomes)
+    pairs: list[tuple[str, object]] = [
+        ("run", result.run_id),
+        ("status", status),
+        ("updates", len(result.outcomes)),
+        *sorted(states.items()),
+        ("not_evaluated", len(result.not_evaluated)),
+        ("failures", len(result.failures)),
+        ("mail_queued", mail.queued),
+        ("mail_sent", mail.sent),
+        ("mail_pending", mail.still_pending),
+        ("duration", f"{seconds:.1f}s"),
+    ]
+    return "cycle done: " + " ".join(f"{key}={value}" for key, value in pairs)
 
 
 def write_run_status(
@@ -280,6 +329,10 @@ def record_overrides(
 
 def handle(args: argparse.Namespace) -> int:
     settings = load_settings(args)
+    if settings.log_level is not None:
+        # The config file's `log_level` (the charm's log-level), unless --log-level was given.
+        log_format.configure(settings.log_level)
+    settings = replace(settings, report_dir=settings.effective_report_dir)
     if settings.overrides is not None and not settings.overrides.is_file():
         raise UsageError(f"--overrides {str(settings.overrides)!r}: no such file")
     check_clock_for_writes(settings, datetime.now(UTC))

@@ -33,6 +33,14 @@ from phased_updater.text import one_line
 MAX_SIGNATURE = 300
 MAX_DISPLAY_NAME = 100
 WIDTH = 72
+# What a Phased-Update-Percentage of 0 does on the machines, in the mail's words: apt
+# draws 0 to 100 per machine and update and installs when the draw is at most the
+# percentage (apt_draw.py), and ignores phasing where an intervening -security version
+# is not installed yet (apt-pkg's IsSecurityUpdate).
+AT_ZERO = (
+    "At 0% apt still installs it on about 1 machine in 101, and on any machine that has"
+    " not yet installed an intervening -security version (apt ignores phasing there)."
+)
 # Used only where no sender is configured (a dry run's preview).
 PREVIEW_SENDER = "phased-updater@localhost"
 _FILE_UNSAFE = re.compile(r"[^A-Za-z0-9.+~:_-]")
@@ -179,8 +187,8 @@ def body(stop: Stop, report_url: str | None = None, how: HowToOverride | None = 
         return _unrecorded(stop, lines, report_url)
     lines += _paragraph(
         f"The Error Tracker reports {count} problem{'s' if count != 1 else ''} with this"
-        " update that no override covers, so its Phased-Update-Percentage is now 0:"
-        " no more machines will install it until this is resolved."
+        " update that no override covers, so its Phased-Update-Percentage is now 0"
+        f" until this is resolved. {AT_ZERO}"
     )
     lines += ["Problems:", ""]
     for number, problem in enumerate(stop.remaining, start=1):
@@ -234,11 +242,44 @@ def _ending(stop: Stop, lines: list[str], report_url: str | None) -> str:
     if link:
         lines += ["This update in the phasing report:", f"  {link}", ""]
     lines += ["-- "]
-    lines += _paragraph(
-        "You receive this because you signed or created this upload. phased-updater"
-        " sends it automatically, once for this set of problems."
-    )
+    lines += _paragraph("phased-updater sends this automatically, once for this set of problems.")
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def addressed(body_text: str, *, uploaders: bool, cc: bool, unreached: tuple[str, ...]) -> str:
+    """The stored body as it goes out: who was not reached on top, why each reader gets it
+    at the end.
+
+    Composed when the recipients are known (after the lookup, at sending), since the
+    body is queued before. `uploaders`: the signer or the creator is among the
+    recipients; `cc`: the Cc list is; `unreached`: one line per person not reached
+    (`recipients.unreached`).
+    """
+    top: list[str] = []
+    if unreached:
+        top += ["Not reached (this message could not be sent to them):", ""]
+        top += [f"  - {one_line(line)}" for line in unreached]
+        top += [""]
+        top += _paragraph("Please make sure they hear of it.")
+    if uploaders and cc:
+        why = (
+            "You receive this because you signed or created this upload, or, in Cc,"
+            " because this phaser copies every message it sends to you."
+        )
+    elif uploaders:
+        why = "You receive this because you signed or created this upload."
+    elif unreached:
+        why = (
+            "You receive this because this phaser copies every message it sends to you,"
+            " and the upload's signer and creator could not be reached (see the top)."
+        )
+    else:
+        why = (
+            "You receive this because this phaser copies every message it sends to you;"
+            " the upload has no signer or creator to mail."
+        )
+    text = "\n".join(top) + ("\n" if top else "") + body_text.rstrip("\n") + "\n"
+    return text + "\n".join(_paragraph(why)).rstrip("\n") + "\n"
 
 
 @dataclass(frozen=True)
@@ -271,6 +312,7 @@ def build_message(
     to: tuple[Recipient, ...],
     cc: tuple[Recipient, ...],
     date: datetime,
+    reply_to: tuple[str, ...] = (),
     extra_headers: tuple[tuple[str, str], ...] = (),
 ) -> EmailMessage:
     """The whole message, ready for `as_bytes()`: 7-bit clean, CRLF line ends."""
@@ -280,6 +322,8 @@ def build_message(
         message["To"] = tuple(r.header() for r in to)
     if cc:
         message["Cc"] = tuple(r.header() for r in cc)
+    if reply_to:
+        message["Reply-To"] = tuple(Address(addr_spec=address) for address in reply_to)
     message["Subject"] = header_text(subject_text)
     message["Date"] = format_datetime(date.astimezone(UTC), usegmt=True)
     message["Message-ID"] = message_id(key, sender)

@@ -6,7 +6,8 @@ not; `resolve` asks a `PersonDirectory` (sources/people.py) for the two persons 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from phased_updater.mail.message import Recipient, is_usable_address
@@ -15,6 +16,8 @@ from phased_updater.text import one_line
 
 # Launchpad's archive robots: they sign syncs and copies, nobody reads their mail.
 ROBOTS = frozenset({"katie", "ubuntu-archive-robot"})
+# A note `choose` writes for a person it leaves out: "signer ~dave: the address is hidden".
+_LEFT_OUT = re.compile(r"(signer|creator) (~\S+): (.+)")
 
 
 @dataclass(frozen=True)
@@ -76,3 +79,19 @@ def resolve(
     signer = directory.person(signer_link) if signer_link else None
     creator = directory.person(creator_link) if creator_link else None
     return choose(signer, creator, extra_robots)
+
+
+def unreached(notes: Sequence[str]) -> tuple[str, ...]:
+    """One line per person `choose` left out, for the message: "~dave (signer and
+    creator): the address is hidden".
+
+    Read back from the notes the outbox keeps, so a message queued in an earlier run
+    says the same. A role nobody holds (a Debian sync's signer) is nobody unreached.
+    """
+    people: dict[tuple[str, str], list[str]] = {}
+    for note in notes:
+        found = _LEFT_OUT.fullmatch(note)
+        if found is not None:
+            role, who, why = found.groups()
+            people.setdefault((who, why), []).append(role)
+    return tuple(f"{who} ({' and '.join(roles)}): {why}" for (who, why), roles in people.items())

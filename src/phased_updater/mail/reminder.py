@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from phased_updater.mail.message import (
+    AT_ZERO,
     _paragraph,
     describe,
     report_link,
@@ -139,7 +140,8 @@ class Reminder:
         lines = _paragraph(
             f"Phasing of {self.source} {self.version} in {self.series}-updates has been"
             f" stopped for {self.stopped_for}, since {since} (it was at {self.stopped_from}%)."
-            " Its Phased-Update-Percentage is still 0: no more machines install it."
+            " Its Phased-Update-Percentage is still 0."
+            f" {AT_ZERO}"
         )
         remaining = self.remaining
         if remaining:
@@ -180,8 +182,7 @@ class Reminder:
             lines += ["This update in the phasing report:", f"  {link}", ""]
         lines += ["-- "]
         lines += _paragraph(
-            "You receive this because you signed or created this upload. phased-updater"
-            f" reminds you every {_days(self.every)} while the stop stays unresolved"
-            f" (reminder {self.number})."
+            f"phased-updater sends a reminder every {_days(self.every)} while the stop"
+            f" stays unresolved (reminder {self.number})."
         )
         return "\n".join(lines).rstrip("\n") + "\n"

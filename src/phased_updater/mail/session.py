@@ -28,6 +28,7 @@ import sqlite3
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
 
@@ -64,6 +65,10 @@ class MailSettings(SmtpSettings, Protocol):
     def mail_from(self) -> str | None: ...
     @property
     def mail_cc(self) -> tuple[str, ...]: ...
+    @property
+    def mail_reply_to(self) -> tuple[str, ...]: ...
+    @property
+    def mail_subject_prefix(self) -> str | None: ...
     @property
     def mail_robots(self) -> tuple[str, ...]: ...
     @property
@@ -166,8 +171,14 @@ class MailSession:
         bad_cc = [a for a in settings.mail_cc if not compose.is_usable_address(a)]
         if bad_cc:
             self.problem = f"mail_cc {', '.join(map(repr, bad_cc))}: not a usable address"
-        if self.problem and not self.dry_run:
-            log.error("email cannot be sent: %s; messages stay queued", self.problem)
+        bad_reply_to = [a for a in settings.mail_reply_to if not compose.is_usable_address(a)]
+        if bad_reply_to:
+            listed = ", ".join(map(repr, bad_reply_to))
+            self.problem = f"mail_reply_to {listed}: not a usable address"
+        if self.problem:
+            # A setting that turns email off is an error whatever the run: it needs a fix.
+            then = "nothing would be sent" if self.dry_run else "messages stay queued"
+            log.error("email cannot be sent: %s; %s", self.problem, then)
 
     # -- inside the decision's transaction ------------------------------------
 
@@ -321,6 +332,44 @@ class MailSession:
                 cc.append(Recipient("", address))
         return (to, tuple(cc)) if to else (tuple(cc), ())
 
+    def _compose(
+        self,
+        *,
+        key: str,
+        subject: str,
+        body: str,
+        uploaders: tuple[Recipient, ...],
+        notes: tuple[str, ...],
+        date: datetime,
+        extra_headers: tuple[tuple[str, str], ...] = (),
+    ) -> tuple[EmailMessage, tuple[Recipient, ...], tuple[Recipient, ...]]:
+        """The message as it goes out to the `uploaders` reached and the Cc list: (it, To, Cc).
+
+        Every copy says who could not be reached and why each reader gets it; the
+        subject carries the deployment's prefix, and replies go to `mail_reply_to`
+        (by default the Cc list).
+        """
+        to, cc = self._addressing(uploaders)
+        text = compose.addressed(
+            body,
+            uploaders=bool(uploaders),
+            cc=bool(cc) or not uploaders,
+            unreached=recipients.unreached(notes),
+        )
+        prefix = self.settings.mail_subject_prefix
+        message = compose.build_message(
+            key=key,
+            subject_text=f"{prefix} {subject}" if prefix else subject,
+            body_text=text,
+            sender=self._sender(),
+            to=to,
+            cc=cc,
+            date=date,
+            reply_to=self.settings.mail_reply_to or self.settings.mail_cc,
+            extra_headers=extra_headers,
+        )
+        return message, to, cc
+
     def _sender(self) -> str:
         sender = self.settings.mail_from
         return sender if sender is not None and _usable(sender) else compose.PREVIEW_SENDER
@@ -331,14 +380,12 @@ class MailSession:
                 found = self._look_up(item.signer_link, item.creator_link)
             except LookupFailed as error:
                 found = recipients.Recipients((), (f"recipients not looked up: {error}",))
-            to, cc = self._addressing(found.to)
-            message = compose.build_message(
+            message, _, _ = self._compose(
                 key=item.key,
-                subject_text=item.subject,
-                body_text=item.body,
-                sender=self._sender(),
-                to=to,
-                cc=cc,
+                subject=item.subject,
+                body=item.body,
+                uploaders=found.to,
+                notes=found.skipped,
                 date=self.now,
                 extra_headers=(
                     (PREVIEW_HEADER, "written by a dry run, not sent"),
@@ -372,19 +419,26 @@ class MailSession:
                     continue
                 outbox.set_recipients(self.store, message.id, found.to, found.skipped)
                 message = outbox.with_recipients(message, found.to, found.skipped)
-            to, cc = self._addressing(message.recipients or ())
+            composed, to, cc = self._compose(
+                key=message.key,
+                subject=message.subject,
+                body=message.body,
+                uploaders=message.recipients or (),
+                notes=message.notes,
+                date=message.queued_at,
+            )
             if not to:
                 reason = "nobody to send it to: " + ("; ".join(message.notes) or "no recipient")
                 outbox.skip(self.store, message.id, reason)
                 summary.skipped += 1
                 continue
-            ready.append((message, to, cc))
+            ready.append((message, composed, (*to, *cc)))
         with Relay(self.smtp) as relay:
-            for position, (message, to, cc) in enumerate(ready):
-                outcome = self._send_one(relay, message, to, cc)
+            for position, (message, composed, everyone) in enumerate(ready):
+                outcome = self._send_one(relay, message, composed, everyone)
                 if outcome == "unreachable":
                     # The rest would wait for the same timeout: try them on the next run.
-                    for later, _to, _cc in ready[position + 1 :]:
+                    for later, _composed, _everyone in ready[position + 1 :]:
                         outbox.attempt_failed(self.store, later.id, "not tried: relay unreachable")
                     summary.still_pending += len(ready) - position
                     break
@@ -394,21 +448,13 @@ class MailSession:
         self,
         relay: Relay,
         message: outbox.Message,
-        to: tuple[Recipient, ...],
-        cc: tuple[Recipient, ...],
+        composed: EmailMessage,
+        everyone: tuple[Recipient, ...],
     ) -> str:
         """Send one message; the name of the MailSummary counter it adds to."""
         sender = self._sender()
-        data = compose.build_message(
-            key=message.key,
-            subject_text=message.subject,
-            body_text=message.body,
-            sender=sender,
-            to=to,
-            cc=cc,
-            date=message.queued_at,
-        ).as_bytes()
-        envelope = [(_label(r, n), r.address) for n, r in enumerate((*to, *cc), start=1)]
+        data = composed.as_bytes()
+        envelope = [(_label(r, n), r.address) for n, r in enumerate(everyone, start=1)]
 
         def commit(refused: tuple[str, ...]) -> None:
             outbox.mark_sent(self.store, message.id, self.now, refused)

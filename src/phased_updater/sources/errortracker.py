@@ -204,6 +204,11 @@ class ErrorTrackerClient:
         self.counts = counts
         self._shared_session = session
         self._local = threading.local()
+        # Updates checked, and those the Error Tracker gave no usable answer for: the
+        # run logs the first failure and then one line for them all (`outage`).
+        self._tally_lock = threading.Lock()
+        self.checked = 0
+        self.failed = 0
 
     @property
     def session(self) -> requests.Session:
@@ -323,12 +328,38 @@ class ErrorTrackerClient:
         except VersionUnknown as unknown:
             return CrashCheck(no_comparison=str(unknown))
         except ErrorTrackerFailure as failure:
-            log.warning(
-                "%s %s in %s: %s", update.source, update.version, update.series.name, failure
+            with self._tally_lock:
+                self.checked += 1
+                self.failed += 1
+                first = self.failed == 1
+            # The first says what failed; the rest would repeat it, one per update.
+            log.log(
+                logging.WARNING if first else logging.DEBUG,
+                "%s %s in %s: the Error Tracker at %s: %s",
+                update.source,
+                update.version,
+                update.series.name,
+                self.base_url,
+                failure,
             )
             return CrashCheck(failure=str(failure))
         except ValueError as invalid:
+            with self._tally_lock:
+                self.checked += 1
+                self.failed += 1
             return CrashCheck(failure=str(invalid))
+        with self._tally_lock:
+            self.checked += 1
         if rate is not None:
             problems.append(rate)
         return CrashCheck(problems=tuple(problems))
+
+
+def outage(client: ErrorTrackerClient) -> str | None:
+    """One line for every update the Error Tracker gave no answer for; None if none."""
+    if not client.failed:
+        return None
+    unknown = f"{client.failed} update{'s' if client.failed != 1 else ''} unknown"
+    if client.failed == client.checked:
+        return f"Error Tracker unreachable at {client.base_url}: {unknown}"
+    return f"Error Tracker failing at {client.base_url}: {unknown} of {client.checked} checked"
