@@ -90,11 +90,11 @@ def test_a_stop_gives_its_override_lines_and_a_halt_its_resume_command(view: Rep
 
 def test_the_resume_command_is_the_charms_where_overrides_go_through_juju() -> None:
     how = HowToOverride(
-        command="juju run phaser/leader add-override package={source} version={version}"
-        " problem={thing}"
+        command="juju run phaser/leader add-override source={source} version={version}"
+        " problem={problem}"
     )
     assert report_view.resume_command(how, "noble", "hello", "1:2.0~rc1") == (
-        "juju run phaser/leader resume series=noble package=hello version='1:2.0~rc1'"
+        "juju run phaser/leader resume series=noble source=hello version='1:2.0~rc1'"
         ' by=YOUR-LAUNCHPAD-ID reason="WHY IT MAY PHASE AGAIN"'
     )
 

@@ -404,7 +404,7 @@ def resume_command(how: HowToOverride, series: str, source: str, version: str) -
     values = [shlex.quote(v) for v in (series, source, version)]
     if juju:
         return (
-            f"{juju.group(1)} resume series={values[0]} package={values[1]}"
+            f"{juju.group(1)} resume series={values[0]} source={values[1]}"
             f' version={values[2]} by=YOUR-LAUNCHPAD-ID reason="WHY IT MAY PHASE AGAIN"'
         )
     return (
