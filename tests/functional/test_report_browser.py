@@ -147,7 +147,9 @@ def test_report_without_a_finished_run_says_so(tmp_path: Path) -> None:
     assert cli.main([*arguments, "--report-dir", str(tmp_path / "out")]) == 1
     assert not (tmp_path / "out").exists()
     assert cli.main(["report", "--state", str(tmp_path / "nope"), "--report-dir", "x"]) == 2
-    assert cli.main(["report", "--state", str(tmp_path / "empty.sqlite3")]) == 2
+    # Without --report-dir it is report/ beside the database: still nothing to report.
+    assert cli.main(["report", "--state", str(tmp_path / "empty.sqlite3")]) == 1
+    assert not (tmp_path / "report").exists()
 
 
 @pytest.fixture(scope="module")
