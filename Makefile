@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_DEBS := apt chromium apache2 openssl prometheus systemd git
 
-.PHONY: venv demo test lint typecheck unit compat bench integration kill-loop clean
+.PHONY: venv demo report-png test lint typecheck unit compat bench integration kill-loop clean
 
 venv: $(STAMP)
 
@@ -20,6 +20,11 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/python -m tests.doubles.demo
+
+# docs/report.png: the demo's report in Chromium at 1280x1600.
+report-png: demo
+	@scripts/ensure-debs chromium
+	$(BIN)/python -m tests.functional.report_screenshot demo-out/report docs/report.png
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,5 +1,5 @@
 """docs/report.png from a report directory: `python -m tests.functional.report_screenshot
-demo-out/report docs/report.png` after `make demo`.
+demo-out/report docs/report.png` after `make demo` (`make report-png` does both).
 
 The page's clock is set to an hour after the report was generated, so the picture
 never shows the staleness banner the machine's own clock would bring up.
