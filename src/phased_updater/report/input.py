@@ -9,13 +9,24 @@ reads the database no more than the JSON does, and neither imports the other.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from phased_updater.forecast import expected_completion, share_offered
 from phased_updater.freeze import FreezeCalendar
-from phased_updater.model import FULLY_PHASED, NotEvaluated, Pace, State, UpdateKey
+from phased_updater.mail.outbox import Delivery, deliveries
+from phased_updater.model import (
+    FULLY_PHASED,
+    NotEvaluated,
+    Pace,
+    State,
+    UpdateKey,
+    account_name,
+)
 from phased_updater.override_feedback import OverridesReport
 from phased_updater.store import DecisionRecord, RunRecord, Store
 from phased_updater.text import redact
@@ -51,6 +62,98 @@ def fold(history: list[DecisionRecord]) -> list[DecisionRecord]:
         else:
             folded.append(record)
     return folded
+
+
+@dataclass(frozen=True)
+class Person:
+    """A Launchpad account as the report names it: "~name" and its page."""
+
+    name: str
+    link: str  # the web page, e.g. https://launchpad.net/~jbicha
+
+    @classmethod
+    def from_link(cls, api_link: str) -> Person:
+        return cls(account_name(api_link), person_page(api_link))
+
+
+def person_page(api_link: str) -> str:
+    """The web page of a person the API names: https://api.launchpad.net/devel/~x is
+    https://launchpad.net/~x (the API host without "api.", the path without its version).
+    """
+    parts = urlsplit(api_link)
+    host = parts.netloc.removeprefix("api.")
+    segments = [s for s in parts.path.split("/") if s]
+    name = segments[-1] if segments else ""
+    name = name if name.startswith("~") else f"~{name}"
+    return urlunsplit((parts.scheme, host, f"/{name}", "", ""))
+
+
+@dataclass(frozen=True)
+class Binary:
+    """One deb of an update on one architecture: what apt phases, and at which level."""
+
+    name: str
+    architecture: str  # "amd64"; an Architecture: all deb is listed on each architecture
+    percentage: int
+
+
+@dataclass(frozen=True)
+class Upload:
+    """Who signed and created an update, and its debs after the run (`cycle.uploads`)."""
+
+    signer: Person | None  # None: a Debian sync (nobody signed it in Ubuntu)
+    creator: Person | None
+    binaries: tuple[Binary, ...]
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Upload | None:
+        """None for anything but what `CycleResult.uploads` writes: readers never fail."""
+        signer, creator, binaries = (
+            data.get("signer_link"),
+            data.get("creator_link"),
+            data.get("binaries"),
+        )
+        if not isinstance(binaries, list):
+            return None
+        found = []
+        for item in binaries:
+            if not (
+                isinstance(item, list)
+                and len(item) == 3
+                and isinstance(item[0], str)
+                and isinstance(item[1], str)
+                and isinstance(item[2], int)
+            ):
+                return None
+            architecture = item[1].rstrip("/").rpartition("/")[2]
+            found.append(Binary(item[0], architecture, shown_level(item[2])))
+        return cls(
+            signer=Person.from_link(signer) if isinstance(signer, str) and signer else None,
+            creator=Person.from_link(creator) if isinstance(creator, str) and creator else None,
+            binaries=tuple(sorted(found, key=lambda b: (b.name, b.architecture))),
+        )
+
+
+def _uploads(run: RunRecord) -> dict[UpdateKey, Upload]:
+    """The run's uploads, from its summary; none for a run recorded before they were."""
+    entries = run.summary.get("uploads", [])
+    found: dict[UpdateKey, Upload] = {}
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        key = tuple(entry.get(name) for name in ("series", "source", "version"))
+        upload = Upload.from_json(entry)
+        if upload is not None and all(isinstance(part, str) for part in key):
+            found[UpdateKey(*(str(part) for part in key))] = upload
+    return found
+
+
+def _by_update(messages: Sequence[Delivery]) -> dict[UpdateKey, tuple[Delivery, ...]]:
+    """The outbox's messages per update, oldest first."""
+    grouped: dict[UpdateKey, list[Delivery]] = defaultdict(list)
+    for message in sorted(messages, key=lambda m: m.queued_at):
+        grouped[UpdateKey(message.series, message.source, message.version)].append(message)
+    return {key: tuple(found) for key, found in grouped.items()}
 
 
 @dataclass(frozen=True)
@@ -101,6 +204,24 @@ class ReportInput:
     not_evaluated: tuple[Unevaluated, ...] = ()  # what the run could not read or decide
     # The run's overrides (from its summary); None for a run recorded before they were.
     overrides: OverridesReport | None = None
+    # Who signed and created each update the run decided on, and its debs; an update
+    # the run did not read (and a run recorded before they were kept) has none.
+    uploads: Mapping[UpdateKey, Upload] = field(default_factory=dict)
+    # Every message the outbox ever queued, per update, oldest first (no addresses).
+    deliveries: Mapping[UpdateKey, tuple[Delivery, ...]] = field(default_factory=dict)
+
+    def signer(self, key: UpdateKey) -> Person | None:
+        upload = self.uploads.get(key)
+        return upload.signer if upload else None
+
+    def creator(self, key: UpdateKey) -> Person | None:
+        upload = self.uploads.get(key)
+        return upload.creator if upload else None
+
+    def binaries(self, key: UpdateKey) -> tuple[Binary, ...] | None:
+        """Its debs after the run; None when the run did not read it."""
+        upload = self.uploads.get(key)
+        return upload.binaries if upload else None
 
     @classmethod
     def load(cls, store: Store, run: RunRecord, now: datetime | None = None) -> ReportInput:
@@ -116,6 +237,8 @@ class ReportInput:
             now=now,
             not_evaluated=tuple(_unevaluated(store, run, history)),
             overrides=OverridesReport.from_json(run.summary.get("overrides")),
+            uploads=_uploads(run),
+            deliveries=_by_update(deliveries(store)),
         )
 
     @property
