@@ -57,6 +57,7 @@ def _history_entry(record: DecisionRecord) -> dict[str, Any]:
         "applied": record.applied,
         "state": record.state,
         "reason": redact(record.reason),
+        "reason_code": str(reason_code(record)),
         "error": _redact_optional(record.error),
         "next_step_at": format_timestamp(record.next_step_at) if record.next_step_at else None,
         "overrides_applied": [redact(o) for o in record.overrides_applied],
