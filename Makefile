@@ -63,8 +63,10 @@ compat: $(NOBLE_STAMP)
 	$(NOBLE_VENV)/bin/pytest -q -p no:cacheprovider $(COMPAT_TESTS)
 
 bench: $(STAMP)
+	@scripts/ensure-debs chromium chromium-driver
 	$(BIN)/python bench/cycle.py
 	$(BIN)/python bench/report.py
+	$(BIN)/python bench/report_browser.py
 
 INTEGRATION_VENV := .venv-integration
 
