@@ -18,7 +18,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from phased_updater.forecast import expected_completion, share_offered
 from phased_updater.freeze import FreezeCalendar
-from phased_updater.mail.outbox import Delivery, deliveries
+from phased_updater.mail import outbox
+from phased_updater.mail.outbox import Delivery
 from phased_updater.model import (
     FULLY_PHASED,
     NotEvaluated,
@@ -238,7 +239,7 @@ class ReportInput:
             not_evaluated=tuple(_unevaluated(store, run, history)),
             overrides=OverridesReport.from_json(run.summary.get("overrides")),
             uploads=_uploads(run),
-            deliveries=_by_update(deliveries(store)),
+            deliveries=_by_update(outbox.deliveries(store)),
         )
 
     @property
