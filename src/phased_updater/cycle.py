@@ -326,6 +326,9 @@ class Cycle:
             self._keep_the_picture(result, REJECTED)
         summary = {**result.summary(), "uploads": result.uploads()}
         self.store.finish_run(self.run_id, self.now, result.exit_status, summary)
+        # Only the latest run's report shows them: an earlier run's would only grow
+        # the database (a report of that run says it does not know them).
+        self.store.forget_summary_key("uploads", self.run_id)
         return result
 
     def _keep_the_picture(
