@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_DEBS := apt chromium apache2 openssl prometheus systemd git
 
-.PHONY: venv demo report-png test lint typecheck unit compat bench integration kill-loop clean
+.PHONY: venv demo report-png test lint typecheck unit compat bench integration kill-loop clean schema-example
 
 venv: $(STAMP)
 
@@ -42,6 +42,11 @@ test: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
 
+# Rewrite the example in docs/report-schema.md from its scenario, after a change to the
+# report (the test fails while the example is stale).
+schema-example: $(STAMP)
+	PHASED_UPDATER_REWRITE_DOCS=1 $(BIN)/pytest -q tests/unit/test_report_schema.py -k example
+
 NOBLE_VENV := .venv-noble
 NOBLE_STAMP := $(NOBLE_VENV)/.installed
 # The tests that drive launchpadlib, requests, Jinja2 and waitress, again with the
@@ -63,8 +68,10 @@ compat: $(NOBLE_STAMP)
 	$(NOBLE_VENV)/bin/pytest -q -p no:cacheprovider $(COMPAT_TESTS)
 
 bench: $(STAMP)
+	@scripts/ensure-debs chromium chromium-driver
 	$(BIN)/python bench/cycle.py
 	$(BIN)/python bench/report.py
+	$(BIN)/python bench/report_browser.py
 
 INTEGRATION_VENV := .venv-integration
 

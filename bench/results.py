@@ -16,7 +16,10 @@ from pathlib import Path
 from phased_updater.atomic_write import write_atomically
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-TITLE = "# Benchmark results\n\nWritten by `make bench` (bench/cycle.py and bench/report.py).\n"
+TITLE = (
+    "# Benchmark results\n\nWritten by `make bench` (bench/cycle.py, bench/report.py and"
+    " bench/report_browser.py).\n"
+)
 
 
 def cpu_model() -> str:

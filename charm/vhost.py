@@ -28,6 +28,9 @@ import re
 import yaml
 
 VHOST_PORT = "80"
+# What Apache compresses on the way out: the report's page, its JSON and any style or
+# script beside them.
+COMPRESSED_TYPES = "text/html application/json text/css application/javascript"
 
 
 def template_variable(app_name: str) -> str:
@@ -59,7 +62,10 @@ def render_template(app_name: str, leader_backend: str) -> str:
     variable = template_variable(app_name)
     # The proxy modules are loaded here when apache2's enable_modules lacks them, so
     # `juju integrate` is all it takes. Sites are included after mods-enabled, so
-    # <IfModule> sees a module loaded by a2enmod and skips the second load.
+    # <IfModule> sees a module loaded by a2enmod and skips the second load. Likewise
+    # deflate (and filter, which provides AddOutputFilterByType): the report is some
+    # 9 MB of HTML at 2,000 updates and a fortieth of that compressed. What the report
+    # server sent gzipped already, mod_deflate passes on as it is.
     return f"""\
 # Sent by the {app_name} leader over apache-vhost-config; apache2 renders it with Jinja2.
 <IfModule !proxy_module>
@@ -68,6 +74,12 @@ def render_template(app_name: str, leader_backend: str) -> str:
 <IfModule !proxy_http_module>
     LoadModule proxy_http_module /usr/lib/apache2/modules/mod_proxy_http.so
 </IfModule>
+<IfModule !filter_module>
+    LoadModule filter_module /usr/lib/apache2/modules/mod_filter.so
+</IfModule>
+<IfModule !deflate_module>
+    LoadModule deflate_module /usr/lib/apache2/modules/mod_deflate.so
+</IfModule>
 
 <VirtualHost *:{VHOST_PORT}>
     ServerName {{{{ servername }}}}
@@ -75,6 +87,7 @@ def render_template(app_name: str, leader_backend: str) -> str:
     ProxyPreserveHost On
     ProxyPass / http://{leader_backend}/
     ProxyPassReverse / http://{leader_backend}/
+    AddOutputFilterByType DEFLATE {COMPRESSED_TYPES}
     ErrorLog ${{APACHE_LOG_DIR}}/{variable}-error.log
     CustomLog ${{APACHE_LOG_DIR}}/{variable}-access.log combined
 </VirtualHost>

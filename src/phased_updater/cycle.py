@@ -41,6 +41,7 @@ from phased_updater.freeze import FreezeCalendar
 from phased_updater.groups import Groups, Member, move_together
 from phased_updater.model import (
     Action,
+    BinaryPublication,
     CrashCheck,
     Decision,
     Halt,
@@ -183,6 +184,38 @@ class CycleResult:
             "not_evaluated": [n.to_json() for n in self.not_evaluated],
         }
 
+    def uploads(self) -> list[dict[str, object]]:
+        """Who signed and created each decided update, and its debs' levels after the run.
+
+        Kept in the run's summary for the report (`report.input.Upload`): the read of an
+        update that was written is not kept (`KeptRead.FORGET`), so the report cannot
+        find its binaries anywhere else. A deb's level is the decision's once the
+        decision was applied, else the one read.
+        """
+        return [
+            {
+                "series": o.update.series.name,
+                "source": o.update.source,
+                "version": o.update.version,
+                "signer_link": o.update.signer_link,
+                "creator_link": o.update.creator_link,
+                "binaries": [
+                    [b.name, b.arch_link, level]
+                    for b, level in _levels_after(o.update, o.decision, o.applied)
+                ],
+            }
+            for o in self.outcomes
+        ]
+
+
+def _levels_after(
+    update: Update, decision: Decision, applied: bool
+) -> list[tuple[BinaryPublication, int]]:
+    written = {link for link, _ in writes_for(update, decision)} if applied else set()
+    return [
+        (b, decision.to_percentage if b.self_link in written else b.percentage) for b in update.debs
+    ]
+
 
 @dataclass(frozen=True)
 class WorkItem:
@@ -291,7 +324,11 @@ class Cycle:
             log.error("%s", REJECTED)
             result.failures.append(REJECTED)
             self._keep_the_picture(result, REJECTED)
-        self.store.finish_run(self.run_id, self.now, result.exit_status, result.summary())
+        summary = {**result.summary(), "uploads": result.uploads()}
+        self.store.finish_run(self.run_id, self.now, result.exit_status, summary)
+        # Only the latest run's report shows them: an earlier run's would only grow
+        # the database (a report of that run says it does not know them).
+        self.store.forget_summary_key("uploads", self.run_id)
         return result
 
     def _keep_the_picture(

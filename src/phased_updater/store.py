@@ -369,6 +369,28 @@ class Store:
                 (json.dumps(summary, sort_keys=True), run_id),
             )
 
+    def forget_summary_key(self, key: str, before_run: int) -> int:
+        """Drop `key` from the summaries of the runs before `before_run`; how many.
+
+        For what only the latest run's report needs and would grow the database by a
+        run's worth every run (`uploads`: each update's signer, creator and debs).
+        """
+        with self.transaction() as db:
+            rows = db.execute(
+                "SELECT id, summary FROM runs WHERE id < ? AND instr(summary, ?) > 0",
+                (before_run, json.dumps(key)),
+            ).fetchall()
+            dropped = 0
+            for row in rows:
+                summary = json.loads(row["summary"])
+                if isinstance(summary, dict) and summary.pop(key, None) is not None:
+                    db.execute(
+                        "UPDATE runs SET summary = ? WHERE id = ?",
+                        (json.dumps(summary, sort_keys=True), row["id"]),
+                    )
+                    dropped += 1
+        return dropped
+
     def decided_updates(self) -> set[tuple[str, str]]:
         """(source, version) of every update any run decided on (one index scan)."""
         rows = self.db.execute("SELECT DISTINCT source, version FROM decisions").fetchall()

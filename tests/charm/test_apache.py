@@ -27,6 +27,12 @@ TEMPLATE = """\
 <IfModule !proxy_http_module>
     LoadModule proxy_http_module /usr/lib/apache2/modules/mod_proxy_http.so
 </IfModule>
+<IfModule !filter_module>
+    LoadModule filter_module /usr/lib/apache2/modules/mod_filter.so
+</IfModule>
+<IfModule !deflate_module>
+    LoadModule deflate_module /usr/lib/apache2/modules/mod_deflate.so
+</IfModule>
 
 <VirtualHost *:80>
     ServerName {{ servername }}
@@ -34,6 +40,7 @@ TEMPLATE = """\
     ProxyPreserveHost On
     ProxyPass / http://192.0.2.0:8080/
     ProxyPassReverse / http://192.0.2.0:8080/
+    AddOutputFilterByType DEFLATE text/html application/json text/css application/javascript
     ErrorLog ${APACHE_LOG_DIR}/phasedupdater-error.log
     CustomLog ${APACHE_LOG_DIR}/phasedupdater-access.log combined
 </VirtualHost>

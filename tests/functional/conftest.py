@@ -7,15 +7,22 @@
 
 Every double is stopped at teardown, and a test fails if the double hit an
 internal error (a bug in the double, answered as HTTP 500).
+
+Every phased-updates.json a test leaves in its temporary directory is validated
+against docs/report-schema.json at its teardown (and at the session's end, those in
+directories shared by a module's tests), so no report the engine writes in these
+tests can drift from the schema.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
+from tests import report_schema
 from tests.doubles.errortracker import ErrorTrackerDouble
 from tests.doubles.launchpad import LaunchpadDouble
 from tests.doubles.scenario import Scenario
@@ -50,3 +57,19 @@ def errortracker() -> Iterator[ErrorTrackerDouble]:
     with ErrorTrackerDouble() as double:
         yield double
     assert not double.internal_errors, "\n".join(double.internal_errors)
+
+
+@pytest.fixture(scope="session")
+def reports_checked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[set[Path]]:
+    """The reports validated so far; at the end, every one not yet validated is."""
+    checked: set[Path] = set()
+    yield checked
+    report_schema.check_reports_under(tmp_path_factory.getbasetemp(), checked)
+
+
+@pytest.fixture(autouse=True)
+def reports_match_the_schema(tmp_path: Path, reports_checked: set[Path]) -> Iterator[None]:
+    # Requesting tmp_path (an empty directory for a test that does not use it) keeps
+    # it until this check has run.
+    yield
+    report_schema.check_reports_under(tmp_path, reports_checked)

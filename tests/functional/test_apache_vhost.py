@@ -8,6 +8,7 @@ Debian's apache2 then proxies to a local report server and the test fetches thro
 from __future__ import annotations
 
 import base64
+import gzip
 import importlib.util
 import os
 import socket
@@ -192,13 +193,17 @@ def apache_root(tmp_path: Path) -> Path:
 def write_main_config(root: Path, port: int, *, enabled_proxy: bool) -> Path:
     """A self-contained server: our ServerRoot, a free port, only the modules it needs.
 
-    Without `enabled_proxy` (apache2's enable_modules), the vhost must load proxy and
-    proxy_http itself; with it, the vhost must not load them a second time.
+    Without `enabled_proxy` (apache2's enable_modules), the vhost must load proxy,
+    proxy_http, filter and deflate itself; with it, the vhost must not load them a
+    second time.
     """
     user = "User nobody\nGroup nogroup\n" if os.geteuid() == 0 else ""
     proxy = (
         f"LoadModule proxy_module {MODULES}/mod_proxy.so\n"
         f"LoadModule proxy_http_module {MODULES}/mod_proxy_http.so\n"
+        # Debian enables these by default: the vhost must not load them again either.
+        f"LoadModule filter_module {MODULES}/mod_filter.so\n"
+        f"LoadModule deflate_module {MODULES}/mod_deflate.so\n"
         if enabled_proxy
         else ""
     )
@@ -256,6 +261,17 @@ def fetch(port: int, path: str) -> tuple[int, bytes]:
         return response.status, response.read()
 
 
+def fetch_gzipped(port: int, path: str) -> tuple[str | None, bytes]:
+    """The Content-Encoding and the body, decoded once, of a GET that accepts gzip."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", headers={"Accept-Encoding": "gzip"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        encoding = response.headers.get("Content-Encoding")
+        body = response.read()
+    return encoding, gzip.decompress(body) if encoding == "gzip" else body
+
+
 @pytest.mark.parametrize("enabled_proxy", [False, True], ids=["vhost-loads-proxy", "enabled"])
 def test_the_report_through_apache_with_both_integrations(
     backend: int,
@@ -276,6 +292,37 @@ def test_the_report_through_apache_with_both_integrations(
 
     status, body = fetch(port, "/phased-updates.json")
     assert (status, body.decode()) == (200, REPORT)
+    # Compressed once on the way (by the server or by Apache), never twice.
+    assert fetch_gzipped(port, "/phased-updates.json") == ("gzip", REPORT.encode())
+
+
+@pytest.mark.parametrize("enabled_modules", [False, True], ids=["vhost-loads-deflate", "enabled"])
+def test_apache_compresses_what_the_backend_sends_uncompressed(
+    run_apache: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    enabled_modules: bool,
+) -> None:
+    import waitress
+
+    report_dir = tmp_path / "plain"
+    report_dir.mkdir()
+    (report_dir / "phased-updates.json").write_text(REPORT)
+    server = waitress.create_server(_static_app(report_dir), host=LOCALHOST, port=0)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        website, vhost = unit_data_from_charm(int(server.effective_port), monkeypatch, tmp_path)
+        [(_, site)] = render_vhosts(
+            vhost["vhosts"], reverseproxy_variables("phased-updater", website)
+        )
+        port = run_apache(site, enabled_proxy=enabled_modules)
+
+        assert fetch_gzipped(port, "/phased-updates.json") == ("gzip", REPORT.encode())
+        # A client that does not ask for it gets the body as it is.
+        assert fetch(port, "/phased-updates.json") == (200, REPORT.encode())
+    finally:
+        server.close()
 
 
 def test_the_report_through_apache_with_vhost_config_alone(

@@ -271,8 +271,8 @@ def rows_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("rows") / "state.sqlite3"
     store = Store.open(path)
     try:
-        sim, _last = report_db.realistic(store)
-        report_people.add(sim)
+        sim, last = report_db.realistic(store)
+        report_people.add(sim, last.id)
     finally:
         store.close()
     return path

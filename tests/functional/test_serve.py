@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
@@ -13,11 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import requests
 
 from phased_updater.atomic_write import write_atomically
 from phased_updater.commands.serve import create, parse_bind
 from phased_updater.errors import UsageError
 from phased_updater.report import publish as report
+from phased_updater.report.server import accepts_gzip
 from phased_updater.store import Store
 from tests.functional.report_server import running
 from tests.unit import report_db
@@ -123,6 +126,67 @@ def test_if_modified_since(served: Served) -> None:
     assert served.get("/", {"If-Modified-Since": modified}).status == 304
     assert served.get("/", {"If-Modified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"}).status == 200
     assert served.get("/", {"If-Modified-Since": "garbage"}).status == 200
+
+
+def test_text_is_gzipped_for_a_client_that_accepts_it(served: Served) -> None:
+    for path, name in (("/", "index.html"), ("/phased-updates.json", "phased-updates.json")):
+        raw = (served.root / name).read_bytes()
+        plain = served.get(path)
+        gzipped = served.get(path, {"Accept-Encoding": "gzip, deflate, br"})
+
+        assert "content-encoding" not in plain.headers
+        assert plain.body == raw
+        assert gzipped.headers["content-encoding"] == "gzip"
+        assert plain.headers["vary"] == gzipped.headers["vary"] == "Accept-Encoding"
+        assert gzip.decompress(gzipped.body) == raw
+        assert int(gzipped.headers["content-length"]) == len(gzipped.body) < len(raw)
+        # Each encoding is its own representation: its own ETag, and its own 304.
+        etag = gzipped.headers["etag"]
+        assert etag != plain.headers["etag"]
+        again = served.get(path, {"Accept-Encoding": "gzip", "If-None-Match": etag})
+        assert (again.status, again.headers["content-encoding"]) == (304, "gzip")
+        assert served.get(path, {"If-None-Match": etag}).status == 200
+    # The same file always gives the same bytes (compressed once, mtime 0).
+    first = served.get("/", {"Accept-Encoding": "gzip"}).body
+    assert served.get("/", {"Accept-Encoding": "gzip"}).body == first
+
+
+def test_a_standard_client_reads_the_gzipped_report(served: Served) -> None:
+    reply = requests.get(f"http://127.0.0.1:{served.port}/phased-updates.json", timeout=10)
+    assert reply.headers["Content-Encoding"] == "gzip"  # requests asks for it by default
+    assert reply.json()["run"] == 57
+
+
+def test_a_new_report_is_gzipped_anew(served: Served) -> None:
+    served.get("/phased-updates.json", {"Accept-Encoding": "gzip"})
+    write_atomically(served.root / "phased-updates.json", '{"new": true}\n')
+    reply = served.get("/phased-updates.json", {"Accept-Encoding": "gzip"})
+    assert gzip.decompress(reply.body) == b'{"new": true}\n'
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, False),
+        ("", False),
+        ("gzip", True),
+        ("GZIP;q=0.5", True),
+        ("deflate, br", False),
+        ("gzip;q=0", False),
+        ("*", True),
+        ("*;q=0", False),
+        ("gzip;q=0, *", False),  # named beats the wildcard
+        ("identity, x-gzip", True),
+        ("gzip;q=nonsense", False),
+    ],
+)
+def test_accepts_gzip(header: str | None, expected: bool) -> None:
+    assert accepts_gzip(header) is expected
+
+
+def test_metrics_and_health_are_never_compressed(served: Served) -> None:
+    for path in ("/healthz", "/metrics"):
+        assert "content-encoding" not in served.get(path, {"Accept-Encoding": "gzip"}).headers
 
 
 def test_head_has_headers_and_no_body(served: Served) -> None:

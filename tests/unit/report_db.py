@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from phased_updater.cycle import CycleResult, Outcome
 from phased_updater.model import (
     BinaryPublication,
     CrashCheck,
@@ -79,18 +80,28 @@ class Plan:
     complete: bool = False
     # The level before the phaser's last write, as Launchpad's records keep it.
     previous_percentage: int | None = None
+    # Who signed and created the upload (Launchpad person links), and its debs.
+    signer_link: str | None = None
+    creator_link: str | None = None
+    debs: tuple[str, ...] = ()  # binary names; none: one named after the source
+    architectures: tuple[str, ...] = ("amd64",)
 
     def update(self) -> Update:
         since = self.since or self.published
-        binary = BinaryPublication(
-            self_link=f"http://lp.test/+binarypub/{self.series.name}/{self.source}",
-            name=self.source,
-            arch_link=f"{self.series.self_link}/amd64",
-            percentage=self.percentage,
-            is_debug=False,
-            date_created=since,
-            set_by=PHASER if self.previous_percentage is not None else None,
-            previous_percentage=self.previous_percentage,
+        binaries = tuple(
+            BinaryPublication(
+                self_link=f"http://lp.test/+binarypub/{self.series.name}/{self.source}"
+                + ("" if (name, arch) == (self.source, "amd64") else f"/{name}/{arch}"),
+                name=name,
+                arch_link=f"{self.series.self_link}/{arch}",
+                percentage=self.percentage,
+                is_debug=False,
+                date_created=since,
+                set_by=PHASER if self.previous_percentage is not None else None,
+                previous_percentage=self.previous_percentage,
+            )
+            for name in self.debs or (self.source,)
+            for arch in self.architectures
         )
         return Update(
             series=self.series,
@@ -99,9 +110,9 @@ class Plan:
             previous_version=self.previous,
             date_published=self.published,
             self_link=f"http://lp.test/+sourcepub/{self.series.name}/{self.source}",
-            signer_link=None,
-            creator_link=None,
-            binaries=(binary,),
+            signer_link=self.signer_link,
+            creator_link=self.creator_link,
+            binaries=binaries,
             highest_percentage=self.highest,
         )
 
@@ -112,6 +123,8 @@ class Simulation:
     step: int = STEP
     interval: timedelta = INTERVAL
     plans: list[Plan] = field(default_factory=list)
+    # Each run's outcomes, kept in its summary as the cycle keeps them (`uploads`).
+    outcomes: dict[int, list[Outcome]] = field(default_factory=dict)
 
     def add(self, plan: Plan) -> Plan:
         self.plans.append(plan)
@@ -138,6 +151,7 @@ class Simulation:
             phaser=PHASER,
         )
         self.store.record(run_id, at, update, decision, applied=not dry_run)
+        self.outcomes.setdefault(run_id, []).append(Outcome(update, decision, not dry_run))
         if not dry_run:
             if decision.to_percentage != plan.percentage:
                 plan.previous_percentage = plan.percentage
@@ -152,10 +166,14 @@ class Simulation:
         for plan in self.plans:
             if not plan.complete and plan.published <= at:
                 self.decide(plan, run_id, at, dry_run=dry_run)
-        self.store.finish_run(run_id, at, 0, {})
+        self.store.finish_run(run_id, at, 0, self.summary(run_id))
         record = self.store.run(run_id)
         assert record is not None
         return record
+
+    def summary(self, run_id: int) -> dict[str, object]:
+        """What the cycle keeps of a run that the report reads: its uploads."""
+        return {"uploads": CycleResult(run_id, self.outcomes.get(run_id, [])).uploads()}
 
     def run_every(self, start: datetime, end: datetime) -> RunRecord:
         """Runs every interval from `start` to `end` inclusive; the last one's record."""

@@ -1,5 +1,6 @@
 """What `report_db.realistic` leaves out, for the report's rows: who made each upload,
-its binaries on every architecture (a run's last read of it), and the mail about it.
+its debs on every architecture (as the run's summary keeps them, `cycle.uploads`), and
+the mail about it.
 
 libfoo was uploaded by ~ulla and sponsored by ~sam, who hides their address: the mail
 went to Ulla and the Cc list, and says Sam was not reached. zed was signed and made by
@@ -23,7 +24,7 @@ CC_ADDRESS = "sru-watch@example.com"
 SAM_NOT_REACHED = "signer ~sam: hides their email address"
 
 
-def add(sim: Simulation, at: datetime = NOW) -> None:
+def add(sim: Simulation, run_id: int, at: datetime = NOW) -> None:
     store: Store = sim.store
     plans = {plan.source: plan for plan in sim.plans}
     libfoo = plans["libfoo"].update()
@@ -34,22 +35,26 @@ def add(sim: Simulation, at: datetime = NOW) -> None:
         replace(deb, name="libfoo-dev"),
         replace(deb, name="libfoo1-dbgsym", is_debug=True),
     )
-    reads = [
-        replace(
-            libfoo,
-            signer_link=PEOPLE.format("sam"),
-            creator_link=PEOPLE.format("ulla"),
-            binaries=binaries,
-        ),
-        replace(
-            plans["zed"].update(),
-            signer_link=PEOPLE.format("zoe"),
-            creator_link=PEOPLE.format("zoe"),
-        ),
+    uploads = [
+        (libfoo, "sam", "ulla", binaries),
+        (plans["zed"].update(), "zoe", "zoe", plans["zed"].update().binaries),
     ]
+    store.note_run(
+        run_id,
+        "uploads",
+        [
+            {
+                "series": update.series.name,
+                "source": update.source,
+                "version": update.version,
+                "signer_link": PEOPLE.format(signer),
+                "creator_link": PEOPLE.format(creator),
+                "binaries": [[b.name, b.arch_link, b.percentage] for b in debs if not b.is_debug],
+            }
+            for update, signer, creator, debs in uploads
+        ],
+    )
     with store.transaction() as db:
-        for update in reads:
-            store.remember_read(update, at, db)
         for source, status in (
             ("libfoo", outbox.Status.PENDING),
             ("cryptkit", outbox.Status.SKIPPED),

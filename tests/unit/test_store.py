@@ -164,3 +164,23 @@ def test_the_phaser_account_is_the_last_one_a_run_knew(tmp_path: Path) -> None:
     store.set_account(first, "https://api.launchpad.net/devel/~phasing-bot")
     store.start_run(T0 + timedelta(hours=6), True, 10, timedelta(hours=6))  # anonymous
     assert store.last_account() == "https://api.launchpad.net/devel/~phasing-bot"
+
+
+def test_a_bulky_summary_key_is_kept_for_the_latest_run_only(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "state.sqlite3")
+    runs = []
+    for index in range(3):
+        run_id = store.start_run(T0 + timedelta(hours=index), False, 10, timedelta(hours=6))
+        store.finish_run(run_id, T0, 0, {"uploads": [{"source": "foo"}], "updates": 1})
+        runs.append(run_id)
+
+    assert store.forget_summary_key("uploads", runs[-1]) == 2
+    assert store.forget_summary_key("uploads", runs[-1]) == 0
+
+    summaries = [store.run(run_id).summary for run_id in runs]  # type: ignore[union-attr]
+    assert summaries == [
+        {"updates": 1},
+        {"updates": 1},
+        {"uploads": [{"source": "foo"}], "updates": 1},
+    ]
+    store.close()

@@ -54,6 +54,9 @@ class Delivery:
     queued_at: datetime
     sent_at: datetime | None
     notes: tuple[str, ...]  # who was left out and why, e.g. "signer ~katie: a robot account"
+    # Who it went (or goes) to, by display name; a Cc address has none and is counted.
+    to: tuple[str, ...] = ()
+    cc: int = 0
 
 
 @dataclass(frozen=True)
@@ -224,20 +227,24 @@ def deliveries(store: Store) -> list[Delivery]:
     """Every message ever queued, newest first, for the report (no addresses)."""
     rows = store.query(
         f"SELECT series, source, version, subject, status, attempts, last_error,"  # noqa: S608 - TABLE is a constant, values are bound
-        f" queued_at, sent_at, notes FROM {TABLE} ORDER BY id DESC"
+        f" queued_at, sent_at, notes, recipients FROM {TABLE} ORDER BY id DESC"
     )
-    return [
-        Delivery(
-            series=row["series"],
-            source=row["source"],
-            version=row["version"],
-            subject=row["subject"],
-            status=Status(row["status"]),
-            attempts=row["attempts"],
-            last_error=row["last_error"],
-            queued_at=parse_timestamp(row["queued_at"]),
-            sent_at=parse_timestamp(row["sent_at"]) if row["sent_at"] else None,
-            notes=tuple(json.loads(row["notes"])),
-        )
-        for row in rows
-    ]
+    return [_delivery(row) for row in rows]
+
+
+def _delivery(row: sqlite3.Row) -> Delivery:
+    recipients = _recipients(row["recipients"]) or ()
+    return Delivery(
+        series=row["series"],
+        source=row["source"],
+        version=row["version"],
+        subject=row["subject"],
+        status=Status(row["status"]),
+        attempts=row["attempts"],
+        last_error=row["last_error"],
+        queued_at=parse_timestamp(row["queued_at"]),
+        sent_at=parse_timestamp(row["sent_at"]) if row["sent_at"] else None,
+        notes=tuple(json.loads(row["notes"])),
+        to=tuple(r.name for r in recipients if r.name),
+        cc=sum(1 for r in recipients if not r.name),
+    )

@@ -7,20 +7,28 @@ ever added, never renamed or removed: the charm and other tools read this file.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from phased_updater.duration import format_duration, format_timestamp
+from phased_updater.mail.outbox import Delivery, Status
 from phased_updater.report.input import (
+    Binary,
+    Person,
     ReportInput,
+    Upload,
     forecast_completion,
     offered_share,
     pace_of,
     percentage_after,
 )
+from phased_updater.report.reason_code import ReasonCode, reason_code
 from phased_updater.store import DecisionRecord, RunRecord
 from phased_updater.text import encodable, redact
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
+# The people an upload's mail is for, in the order the outbox notes them.
+ROLES = ("signer", "creator")
 
 
 def _redact_optional(text: str | None) -> str | None:
@@ -49,6 +57,7 @@ def _history_entry(record: DecisionRecord) -> dict[str, Any]:
         "applied": record.applied,
         "state": record.state,
         "reason": redact(record.reason),
+        "reason_code": str(reason_code(record)),
         "error": _redact_optional(record.error),
         "next_step_at": format_timestamp(record.next_step_at) if record.next_step_at else None,
         "overrides_applied": [redact(o) for o in record.overrides_applied],
@@ -68,12 +77,57 @@ def _standing(record: DecisionRecord) -> dict[str, Any]:
     return standing
 
 
+def _person(person: Person | None) -> dict[str, str] | None:
+    return {"name": person.name, "link": person.link} if person else None
+
+
+def _binary(binary: Binary) -> dict[str, Any]:
+    return {
+        "name": binary.name,
+        "architecture": binary.architecture,
+        "percentage": binary.percentage,
+    }
+
+
+def _not_reached_role(note: str) -> str | None:
+    """ "signer ~katie: a robot account" names the signer; "signer: none ..." too."""
+    role = note.split(" ", 1)[0].removesuffix(":")
+    return role if role in ROLES else None
+
+
+def delivery_entry(delivery: Delivery, upload: Upload | None) -> dict[str, Any]:
+    """One message about an update: who it reached and who it could not, never an address.
+
+    `mailed` is who the relay took it for: the signer and the creator but those the
+    outbox notes as not reached (a message not sent reached nobody).
+    """
+    left_out = {_not_reached_role(note) for note in delivery.notes}
+    mailed = []
+    if delivery.status is Status.SENT:
+        for role in ROLES:
+            person = getattr(upload, role) if upload else None
+            if role not in left_out:
+                mailed.append({"role": role, "name": person.name if person else None})
+    return {
+        "subject": redact(delivery.subject),
+        "status": str(delivery.status),
+        "queued_at": format_timestamp(delivery.queued_at),
+        "sent_at": format_timestamp(delivery.sent_at) if delivery.sent_at else None,
+        "attempts": delivery.attempts,
+        "error": _redact_optional(delivery.last_error),
+        "mailed": mailed,
+        "not_reached": [redact(note) for note in delivery.notes],
+    }
+
+
 def package_entry(
     record: DecisionRecord,
     history: list[DecisionRecord],
     dry_run: bool,
     *,
     run: RunRecord | None = None,
+    upload: Upload | None = None,
+    deliveries: Sequence[Delivery] = (),
 ) -> dict[str, Any]:
     percentage = percentage_after(record, dry_run)
     pace = pace_of(record, history)
@@ -87,6 +141,7 @@ def package_entry(
         "state": record.state,
         "action": record.action,
         "reason": redact(record.reason),
+        "reason_code": str(reason_code(record)),
         # The last of the identical decisions `record` may stand for (see `fold`).
         "decided_at": format_timestamp(record.until),
         "date_published": format_timestamp(record.date_published),
@@ -105,6 +160,11 @@ def package_entry(
         "class_step": pace.step if pace else None,
         "class_interval": format_duration(pace.interval) if pace else None,
         "group": pace.group if pace else None,
+        "signer": _person(upload.signer) if upload else None,
+        "creator": _person(upload.creator) if upload else None,
+        # What apt phases: each deb on each architecture, at its level after the run.
+        "binaries": [_binary(b) for b in upload.binaries] if upload else None,
+        "deliveries": [delivery_entry(d, upload) for d in deliveries],
         "standing": _standing(record),
         "history": [_history_entry(h) for h in history],
     }
@@ -114,7 +174,14 @@ def build_from(report: ReportInput) -> dict[str, Any]:
     run = report.run
 
     def entry(record: DecisionRecord, dry_run: bool) -> dict[str, Any]:
-        return package_entry(record, report.history.get(record.key, []), dry_run, run=run)
+        return package_entry(
+            record,
+            report.history.get(record.key, []),
+            dry_run,
+            run=run,
+            upload=report.uploads.get(record.key),
+            deliveries=report.deliveries.get(record.key, ()),
+        )
 
     packages = [entry(record, run.dry_run) for record in report.records]
     completed = [entry(record, False) for record in report.recently_completed()]
@@ -122,9 +189,16 @@ def build_from(report: ReportInput) -> dict[str, Any]:
         {
             **u.what.to_json(),
             "error": redact(u.what.error),
+            "reason_code": str(ReasonCode.NOT_EVALUATED),
             # The update as its latest decision left it: it keeps that percentage.
             "last_known": (
-                package_entry(u.last, list(u.history), False, run=run)
+                package_entry(
+                    u.last,
+                    list(u.history),
+                    False,
+                    run=run,
+                    deliveries=report.deliveries.get(u.what.key, ()),
+                )
                 if u.last is not None
                 else None
             ),

@@ -9,15 +9,25 @@ reads the database no more than the JSON does, and neither imports the other.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-from phased_updater.duration import parse_timestamp
 from phased_updater.forecast import expected_completion, share_offered
 from phased_updater.freeze import FreezeCalendar
-from phased_updater.model import FULLY_PHASED, NotEvaluated, Pace, State, Update, UpdateKey
+from phased_updater.mail import outbox
+from phased_updater.mail.outbox import Delivery
+from phased_updater.model import (
+    FULLY_PHASED,
+    NotEvaluated,
+    Pace,
+    State,
+    UpdateKey,
+    account_name,
+)
 from phased_updater.override_feedback import OverridesReport
 from phased_updater.store import DecisionRecord, RunRecord, Store
 from phased_updater.text import redact
@@ -56,91 +66,95 @@ def fold(history: list[DecisionRecord]) -> list[DecisionRecord]:
 
 
 @dataclass(frozen=True)
-class Binary:
-    """One binary publication of an update, as apt phases it."""
+class Person:
+    """A Launchpad account as the report names it: "~name" and its page."""
 
     name: str
-    architecture: str  # "amd64", from the publication's architecture link
+    link: str  # the web page, e.g. https://launchpad.net/~jbicha
+
+    @classmethod
+    def from_link(cls, api_link: str) -> Person:
+        return cls(account_name(api_link), person_page(api_link))
+
+
+def person_page(api_link: str) -> str:
+    """The web page of a person the API names: https://api.launchpad.net/devel/~x is
+    https://launchpad.net/~x (the API host without "api.", the path without its version).
+    """
+    parts = urlsplit(api_link)
+    host = parts.netloc.removeprefix("api.")
+    segments = [s for s in parts.path.split("/") if s]
+    name = segments[-1] if segments else ""
+    name = name if name.startswith("~") else f"~{name}"
+    return urlunsplit((parts.scheme, host, f"/{name}", "", ""))
+
+
+@dataclass(frozen=True)
+class Binary:
+    """One deb of an update on one architecture: what apt phases, and at which level."""
+
+    name: str
+    architecture: str  # "amd64"; an Architecture: all deb is listed on each architecture
     percentage: int
-    debug: bool
 
 
 @dataclass(frozen=True)
 class Upload:
-    """Who made an update and what it is made of, as a run last read it from Launchpad."""
+    """Who signed and created an update, and its debs after the run (`cycle.uploads`)."""
 
-    signer: str | None  # a Launchpad person link, as Launchpad gives it
-    creator: str | None
+    signer: Person | None  # None: a Debian sync (nobody signed it in Ubuntu)
+    creator: Person | None
     binaries: tuple[Binary, ...]
 
-
-@dataclass(frozen=True)
-class Delivery:
-    """One message of the mail outbox about an update, without any address."""
-
-    status: str  # pending, sent, failed or skipped
-    queued_at: datetime
-    sent_at: datetime | None
-    to: tuple[str, ...]  # the display names it was (or is to be) sent to
-    cc: int  # how many addresses of the Cc list
-    notes: tuple[str, ...]  # who was left out and why
-    last_error: str | None
-
-
-def uploads(store: Store, keys: Iterable[UpdateKey]) -> dict[UpdateKey, Upload]:
-    """What the last read of each update said of its people and binaries (if kept).
-
-    One query for the whole table: it holds only recent reads (runs prune it), and
-    one query per update would make a report of 2,000 updates 2,000 queries.
-    """
-    wanted = set(keys)
-    found = {}
-    for row in store.query("SELECT series, source, version, update_json FROM last_reads"):
-        key = UpdateKey(row["series"], row["source"], row["version"])
-        if key not in wanted:
-            continue
-        update = Update.from_json(json.loads(row["update_json"]))
-        found[key] = Upload(
-            signer=update.signer_link,
-            creator=update.creator_link,
-            binaries=tuple(
-                Binary(b.name, b.arch_link.rstrip("/").rpartition("/")[2], b.percentage, b.is_debug)
-                for b in update.binaries
-            ),
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Upload | None:
+        """None for anything but what `CycleResult.uploads` writes: readers never fail."""
+        signer, creator, binaries = (
+            data.get("signer_link"),
+            data.get("creator_link"),
+            data.get("binaries"),
         )
+        if not isinstance(binaries, list):
+            return None
+        found = []
+        for item in binaries:
+            if not (
+                isinstance(item, list)
+                and len(item) == 3
+                and isinstance(item[0], str)
+                and isinstance(item[1], str)
+                and isinstance(item[2], int)
+            ):
+                return None
+            architecture = item[1].rstrip("/").rpartition("/")[2]
+            found.append(Binary(item[0], architecture, shown_level(item[2])))
+        return cls(
+            signer=Person.from_link(signer) if isinstance(signer, str) and signer else None,
+            creator=Person.from_link(creator) if isinstance(creator, str) and creator else None,
+            binaries=tuple(sorted(found, key=lambda b: (b.name, b.architecture))),
+        )
+
+
+def _uploads(run: RunRecord) -> dict[UpdateKey, Upload]:
+    """The run's uploads, from its summary; none for a run recorded before they were."""
+    entries = run.summary.get("uploads", [])
+    found: dict[UpdateKey, Upload] = {}
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        key = tuple(entry.get(name) for name in ("series", "source", "version"))
+        upload = Upload.from_json(entry)
+        if upload is not None and all(isinstance(part, str) for part in key):
+            found[UpdateKey(*(str(part) for part in key))] = upload
     return found
 
 
-def deliveries(store: Store, keys: Iterable[UpdateKey]) -> dict[UpdateKey, tuple[Delivery, ...]]:
-    """The outbox's messages about each update, oldest first; names only, never addresses.
-
-    Read here rather than through `mail.outbox.deliveries`, which drops the recipients
-    altogether: the report names who was mailed (a Cc entry has no name: it is counted).
-    """
-    wanted = set(keys)
-    found: dict[UpdateKey, list[Delivery]] = {}
-    rows = store.query(
-        "SELECT series, source, version, status, queued_at, sent_at, recipients, notes,"
-        " last_error FROM mail_outbox ORDER BY id"
-    )
-    for row in rows:
-        key = UpdateKey(row["series"], row["source"], row["version"])
-        if key not in wanted:
-            continue
-        recipients = json.loads(row["recipients"]) if row["recipients"] else []
-        notes = json.loads(row["notes"]) if row["notes"] else []
-        found.setdefault(key, []).append(
-            Delivery(
-                status=row["status"],
-                queued_at=parse_timestamp(row["queued_at"]),
-                sent_at=parse_timestamp(row["sent_at"]) if row["sent_at"] else None,
-                to=tuple(str(name) for name, _address in recipients if name),
-                cc=sum(1 for name, _address in recipients if not name),
-                notes=tuple(redact(str(note)) for note in notes),
-                last_error=redact(row["last_error"]) if row["last_error"] else None,
-            )
-        )
-    return {key: tuple(found_for_key) for key, found_for_key in found.items()}
+def _by_update(messages: Sequence[Delivery]) -> dict[UpdateKey, tuple[Delivery, ...]]:
+    """The outbox's messages per update, oldest first."""
+    grouped: dict[UpdateKey, list[Delivery]] = defaultdict(list)
+    for message in sorted(messages, key=lambda m: m.queued_at):
+        grouped[UpdateKey(message.series, message.source, message.version)].append(message)
+    return {key: tuple(found) for key, found in grouped.items()}
 
 
 @dataclass(frozen=True)
@@ -191,10 +205,24 @@ class ReportInput:
     not_evaluated: tuple[Unevaluated, ...] = ()  # what the run could not read or decide
     # The run's overrides (from its summary); None for a run recorded before they were.
     overrides: OverridesReport | None = None
-    # Signer, creator and binaries of each update a run has a read of.
-    uploads: dict[UpdateKey, Upload] = field(default_factory=dict)
-    # The mail outbox's messages about each update in the report.
-    deliveries: dict[UpdateKey, tuple[Delivery, ...]] = field(default_factory=dict)
+    # Who signed and created each update the run decided on, and its debs; an update
+    # the run did not read (and a run recorded before they were kept) has none.
+    uploads: Mapping[UpdateKey, Upload] = field(default_factory=dict)
+    # Every message the outbox ever queued, per update, oldest first (no addresses).
+    deliveries: Mapping[UpdateKey, tuple[Delivery, ...]] = field(default_factory=dict)
+
+    def signer(self, key: UpdateKey) -> Person | None:
+        upload = self.uploads.get(key)
+        return upload.signer if upload else None
+
+    def creator(self, key: UpdateKey) -> Person | None:
+        upload = self.uploads.get(key)
+        return upload.creator if upload else None
+
+    def binaries(self, key: UpdateKey) -> tuple[Binary, ...] | None:
+        """Its debs after the run; None when the run did not read it."""
+        upload = self.uploads.get(key)
+        return upload.binaries if upload else None
 
     @classmethod
     def load(cls, store: Store, run: RunRecord, now: datetime | None = None) -> ReportInput:
@@ -204,7 +232,6 @@ class ReportInput:
         active_since = min(run.started, now) - RECENTLY_COMPLETED
         history = store.all_history(active_since)
         not_evaluated = tuple(_unevaluated(store, run, history))
-        keys = {*history, *(u.what.key for u in not_evaluated)}
         return cls(
             run=run,
             records=store.decisions_for_run(run.id),
@@ -212,8 +239,8 @@ class ReportInput:
             now=now,
             not_evaluated=not_evaluated,
             overrides=OverridesReport.from_json(run.summary.get("overrides")),
-            uploads=uploads(store, keys),
-            deliveries=deliveries(store, keys),
+            uploads=_uploads(run),
+            deliveries=_by_update(outbox.deliveries(store)),
         )
 
     def state_before(self, key: UpdateKey) -> str | None:

@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 from phased_updater.duration import format_duration
 from phased_updater.freeze import FreezeCalendar
+from phased_updater.mail.outbox import Delivery
 from phased_updater.model import Problem, State
 from phased_updater.override_feedback import (
     SRU_TEAM,
@@ -32,7 +33,7 @@ from phased_updater.overrides import UNCHECKED, Override, Overrides
 from phased_updater.report import timeline
 from phased_updater.report.anchors import update_anchor
 from phased_updater.report.input import (
-    Delivery,
+    Person,
     ReportInput,
     Upload,
     forecast_completion,
@@ -174,14 +175,6 @@ class DecisionView:
     @property
     def changes(self) -> bool:
         return self.from_percentage != self.to_percentage
-
-
-@dataclass(frozen=True)
-class Person:
-    """Someone on Launchpad, as a row names them."""
-
-    name: str  # the Launchpad id, e.g. "jbicha"
-    url: str
 
 
 @dataclass(frozen=True)
@@ -348,20 +341,11 @@ class OverrideLinks:
         return self.rows.get(found.key) if found is not None else None
 
 
-def person(link: str | None) -> Person | None:
-    """A Launchpad person link (`.../~name`) as a name and a web page; None for another."""
-    found = re.search(r"/~([A-Za-z0-9][A-Za-z0-9.+-]*)/?\Z", link or "")
-    if found is None:
-        return None
-    return Person(found.group(1), LAUNCHPAD_PERSON.format(name=found.group(1)))
-
-
 def binaries_text(upload: Upload | None) -> tuple[str, ...]:
-    """Each binary apt phases (debug symbols left out) with its architectures."""
+    """Each deb apt phases with its architectures (the upload holds no debug symbols)."""
     arches: dict[str, list[str]] = {}
     for binary in upload.binaries if upload else ():
-        if not binary.debug:
-            arches.setdefault(binary.name, []).append(binary.architecture)
+        arches.setdefault(binary.name, []).append(binary.architecture)
     return tuple(f"{name} ({', '.join(sorted(set(a)))})" for name, a in sorted(arches.items()))
 
 
@@ -378,7 +362,13 @@ def _names(names: Sequence[str], cc: int) -> str:
 def mail_notes(deliveries: Sequence[Delivery], now: datetime) -> tuple[MailNote, ...]:
     """Who was mailed about an update and when, and who could not be, and why."""
     notes = []
-    for d in deliveries:
+    for delivery in deliveries:
+        # Relay errors and notes may quote a URL with a password: never on a public page.
+        d = replace(
+            delivery,
+            last_error=redact(delivery.last_error) if delivery.last_error else None,
+            notes=tuple(redact(note) for note in delivery.notes),
+        )
         who = _names(d.to, d.cc)
         if d.status == "sent" and d.sent_at is not None:
             notes.append(MailNote(f"mailed {who} at {moment(d.sent_at, now).text}", False))
@@ -650,8 +640,8 @@ def update_view(
             else None
         ),
         group=pace.group if pace else None,
-        creator=person(upload.creator if upload else None),
-        signer=person(upload.signer if upload else None),
+        creator=upload.creator if upload else None,
+        signer=upload.signer if upload else None,
         days_since_release=max((now - record.date_published).days, 0),
         binaries=binaries_text(upload),
         binary_names=tuple(sorted({b.name for b in upload.binaries})) if upload else (),
