@@ -9,9 +9,9 @@ Every double is stopped at teardown, and a test fails if the double hit an
 internal error (a bug in the double, answered as HTTP 500).
 
 Every phased-updates.json a test leaves in its temporary directory is validated
-against docs/report-schema.json at its teardown (and at the session's end, those in
-directories shared by a module's tests), so no report the engine writes in these
-tests can drift from the schema.
+against docs/report-schema.json at its teardown (and, at the end of a module, those
+in the directories its shared fixtures made), so no report the engine writes in
+these tests can drift from the schema.
 """
 
 from __future__ import annotations
@@ -60,11 +60,9 @@ def errortracker() -> Iterator[ErrorTrackerDouble]:
 
 
 @pytest.fixture(scope="session")
-def reports_checked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[set[Path]]:
-    """The reports validated so far; at the end, every one not yet validated is."""
-    checked: set[Path] = set()
-    yield checked
-    report_schema.check_reports_under(tmp_path_factory.getbasetemp(), checked)
+def reports_checked() -> set[Path]:
+    """The reports validated so far in this session (each is validated once)."""
+    return set()
 
 
 @pytest.fixture(autouse=True)
@@ -73,3 +71,16 @@ def reports_match_the_schema(tmp_path: Path, reports_checked: set[Path]) -> Iter
     # it until this check has run.
     yield
     report_schema.check_reports_under(tmp_path, reports_checked)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def module_reports_match_the_schema(
+    tmp_path_factory: pytest.TempPathFactory, reports_checked: set[Path]
+) -> Iterator[None]:
+    """The reports in the directories a module's shared fixtures made (tmp_path_factory),
+    once the module is done: only those this module made, none of other suites."""
+    base = tmp_path_factory.getbasetemp()
+    before = set(base.iterdir())
+    yield
+    for made in sorted(set(base.iterdir()) - before):
+        report_schema.check_reports_under(made, reports_checked)

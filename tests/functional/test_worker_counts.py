@@ -119,13 +119,15 @@ def normalised(report: dict[str, Any]) -> dict[str, Any]:
     def by_update(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return sorted(entries, key=lambda p: (p["series"], p["source"], p["version"]))
 
-    # The overrides were read from each installation's own file.
-    overrides = re.sub(r"workers-[0-9]+", "workers-N", json.dumps(report["overrides"]))
+    # The overrides were read from each installation's own file, and each has its own
+    # Launchpad double, on its own port (in the signers' and creators' links).
+    text = re.sub(r"workers-[0-9]+", "workers-N", json.dumps(report))
+    text = re.sub(r"http://(127\.0\.0\.1|\[::1\]|localhost):[0-9]+/", "http://launchpad/", text)
+    found: dict[str, Any] = json.loads(text)
     return {
-        **report,
-        "packages": by_update(report["packages"]),
-        "recently_completed": by_update(report["recently_completed"]),
-        "overrides": json.loads(overrides),
+        **found,
+        "packages": by_update(found["packages"]),
+        "recently_completed": by_update(found["recently_completed"]),
     }
 
 
