@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from tests.doubles.scenario import Person, Scenario, Series, Upload
+from tests.doubles.scenario import Binary, Person, Scenario, Series, Upload
 
 ACTIVE_STATUSES = ("Pending", "Published")
 ACTIVE_SERIES_STATUSES = (
@@ -125,6 +125,7 @@ class Archive:
         histories: dict[tuple[str, str], list[datetime]] = {}
         for upload in scenario.uploads:
             histories.setdefault((upload.series, upload.source), []).append(upload.published)
+            arches.setdefault(upload.series, {DEFAULT_ARCH}).update(b.arch for b in upload.binaries)
         for upload in sorted(scenario.uploads, key=lambda u: u.published):
             if upload.series not in self.series:
                 raise ValueError(f"upload {upload.source} names unknown series {upload.series}")
@@ -155,8 +156,7 @@ class Archive:
             )
             self.sources[source.id] = source
             self._sources_named.setdefault(source.name, []).append(source.id)
-            for binary in upload.binaries:
-                arches[upload.series].add(binary.arch)
+            for binary, arch in _expanded(upload.binaries, sorted(arches[upload.series])):
                 if binary.set_by is not None and binary.set_by not in self.people:
                     raise ValueError(f"binary {binary.name} names unknown person {binary.set_by}")
                 record = BinaryPublication(
@@ -165,7 +165,7 @@ class Archive:
                     series=upload.series,
                     name=binary.name,
                     version=upload.version,
-                    arch=binary.arch,
+                    arch=arch,
                     pocket=upload.pocket,
                     status=upload.status,
                     pup=binary.was if binary.set_by is not None else binary.pup,
@@ -400,6 +400,17 @@ class Archive:
             for record in records:
                 if record is not newest:
                     record.status, record.date_superseded = "Superseded", now
+
+
+def _expanded(binaries: Sequence[Binary], arches: Sequence[str]) -> list[tuple[Binary, str]]:
+    """Each binary with the architectures Launchpad publishes it on: its own, or every
+    architecture of the series for an architecture-independent one (publishBinaries,
+    through expand_binary_requests in lib/lp/soyuz/model/publishing.py)."""
+    return [
+        (binary, arch)
+        for binary in binaries
+        for arch in ([binary.arch] if binary.architecture_specific else arches)
+    ]
 
 
 def _superseded_date(upload: Upload, history: list[datetime]) -> datetime:

@@ -12,7 +12,10 @@ them):
 - ``source_package_publishing_history-getPublishedBinaries``: the
   ``active_binaries_only`` parameter;
 - ``archive-getPublishedBinaries`` and ``archive-getPublishedSources``: the
-  ``order_by_date_ascending`` parameter (Launchpad added it in January 2025).
+  ``order_by_date_ascending`` parameter (Launchpad added it in January 2025);
+- every page representation: ``total_size`` optional and a ``total_size_link``
+  (lazr.restful's ``templates/wadl-root.pt`` for a version from
+  ``first_version_with_total_size_link`` on, which Launchpad makes devel).
 
 The patched text is built once per process (the file is 1.5 MB); each double
 then substitutes its own base URL. The same patched document is parsed into
@@ -85,6 +88,17 @@ A boolean: only return binaries whose publishing status is active.
 </wadl:doc>
             </wadl:param>"""
 
+_TOTAL_SIZE_PARAM = """<wadl:param style="plain" name="total_size" path="$['total_size']" """
+_TOTAL_SIZE_1_0 = _TOTAL_SIZE_PARAM + 'required="true"/>'
+_TOTAL_SIZE_DEVEL = (
+    _TOTAL_SIZE_PARAM
+    + """required="false"/>
+
+      <wadl:param style="plain" name="total_size_link" path="$['total_size_link']" required="false">
+        <wadl:link resource_type="#ScalarValue"/>
+      </wadl:param>"""
+)
+
 _ORDER_BY_DATE_ASCENDING_PARAM = """
             <wadl:param style="query" name="order_by_date_ascending" required="false">
               <wadl:doc xmlns="http://www.w3.org/1999/xhtml">
@@ -144,6 +158,8 @@ def patched_wadl_template() -> str:
         text = _with_param(
             text, method_id, "order_by_date_ascending", _ORDER_BY_DATE_ASCENDING_PARAM
         )
+    if 'name="total_size_link"' not in text:
+        text = text.replace(_TOTAL_SIZE_1_0, _TOTAL_SIZE_DEVEL)
     return text.replace("About version 1.0", "About version devel")
 
 
