@@ -30,7 +30,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -361,29 +361,34 @@ class Cycle:
                 )
                 for item, key in zip(work, keys, strict=True)
             ]
-            starts = self._pocket_starts(work)
+            to_read = self._to_read(work)
             # By the client that listed the series, which has their links already.
             arches: dict[str, list[str]] = {}
-            for series in {item.series for item in work if item.series.name in starts}:
+            for series in {item.series for item in work if len(to_read[item.series.name]) > 1}:
                 try:
                     arches[series.name] = archive.architectures(series)
                 except LaunchpadFailure as error:
                     work = self._drop_series(work, result, series, error)
+        # A series' pocket is listed once per architecture, at least a request each:
+        # worth it only for more updates than that, which would cost a request each.
+        starts = {
+            name: min(created for created in found) - COPY_MARGIN
+            for name, found in to_read.items()
+            if name in arches and len(found) > len(arches[name])
+        }
         return self._pockets(work, result, starts, arches)
 
-    def _pocket_starts(self, work: Sequence[WorkItem]) -> dict[str, datetime]:
-        """Where each series' listing of binaries starts: a little before the oldest
-        update this run must read (none kept, copied within the window) was copied to
-        -updates. Only series with such an update are listed."""
+    def _to_read(self, work: Sequence[WorkItem]) -> defaultdict[str, list[datetime]]:
+        """By series, when each update this run must read was copied to -updates: every
+        update with no read kept, copied within `POCKET_WINDOW` (a listing of its
+        pocket can cover those)."""
         floor = self.now - POCKET_WINDOW
-        starts: dict[str, datetime] = {}
+        found: defaultdict[str, list[datetime]] = defaultdict(list)
         for item in work:
             created = item.listed.date_created if item.listed is not None else None
-            if item.last_read is not None or created is None or created < floor:
-                continue
-            start = created - COPY_MARGIN
-            starts[item.series.name] = min(starts.get(item.series.name, start), start)
-        return starts
+            if item.last_read is None and created is not None and created >= floor:
+                found[item.series.name].append(created)
+        return found
 
     def _pockets(
         self,
