@@ -34,6 +34,7 @@ from phased_updater.report.publish import publish
 from phased_updater.sources.errortracker import ErrorTrackerClient
 from phased_updater.sources.git_overrides import NoCopy
 from phased_updater.sources.launchpad import (
+    ArchiveRef,
     Connection,
     LaunchpadArchive,
     connect,
@@ -184,10 +185,8 @@ def run_once(settings: Settings) -> int:
 
         counts = RequestCounts()
 
-        def connect_archive(archive_link: str | None) -> LaunchpadArchive:
-            return LaunchpadArchive(
-                count_launchpad_requests(connect(connection), counts), archive_link
-            )
+        def connect_archive(found: ArchiveRef | None) -> LaunchpadArchive:
+            return LaunchpadArchive(count_launchpad_requests(connect(connection), counts), found)
 
         # Stops are queued with their decisions, looked up and sent after the cycle.
         mail_session = MailSession(settings, directory_factory(connection), store, now)
