@@ -342,6 +342,8 @@ class Cycle:
                 since = self._discover_since(series)
                 try:
                     sources = archive.list_sources(series, since)
+                except CredentialsRejected:
+                    raise  # the token, not the series: nothing more can be read
                 except LaunchpadFailure as error:
                     message = f"{series.name}: cannot list -updates: {error}"
                     log.error("%s", message)
@@ -398,6 +400,8 @@ class Cycle:
             for series in {item.series for item in work if len(to_read[item.series.name]) > 1}:
                 try:
                     arches[series.name] = archive.architectures(series)
+                except CredentialsRejected:
+                    raise
                 except LaunchpadFailure as error:
                     work = self._drop_series(work, result, series, error)
         # A series' pocket is listed once per architecture, at least a request each:
@@ -442,14 +446,20 @@ class Cycle:
 
         listed: dict[str, list[BinaryRecord]] = {name: [] for name, _ in tasks}
         failed: dict[str, LaunchpadFailure] = {}
+        rejected = False
         workers = min(len(tasks), self.options.launchpad_workers)
         with ThreadPoolExecutor(workers, thread_name_prefix="lister") as pool:
             futures = [(task, pool.submit(list_one, task)) for task in tasks]
             for (name, _), future in futures:
                 try:
                     listed[name].extend(future.result())
+                except CredentialsRejected:
+                    rejected = True
                 except LaunchpadFailure as failure:
                     failed.setdefault(name, failure)
+        if rejected:
+            # The token, not a series: the cycle stops, as for any other read.
+            raise CredentialsRejected(REJECTED)
         for name, problem in failed.items():
             work = self._drop_series(work, result, series_of[name], problem)
         uploads = {

@@ -109,6 +109,24 @@ class Fault:
         return re.search(self.path_regex, target) is not None
 
 
+def history_lookup(source: str | None = None) -> str:
+    """A `Fault` regex for the listing of one source's publications in a series (its
+    history, which a run reads for the previous version of an update it sees first);
+    None: any source's.
+
+    A fault's target string names the query's keys in the order launchpadlib sends
+    them, alphabetical, with their values decoded (JSON-encoded strings in quotes).
+    """
+    name = '[^"]+' if source is None else re.escape(source)
+    return rf'source_name="{name}"&ws\.op=getPublishedSources\b'
+
+
+def pocket_listing(series: str) -> str:
+    """A `Fault` regex for the listings of a series' -updates binaries (one per
+    architecture: `distro_arch_series` names the series)."""
+    return rf'distro_arch_series="[^"]*/{re.escape(series)}/[^"]*".*ws\.op=getPublishedBinaries\b'
+
+
 class _NotFound(Exception):
     pass
 
