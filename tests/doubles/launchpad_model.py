@@ -9,7 +9,7 @@ semantics (``lib/lp/soyuz/model/publishing.py`` and ``model/archive.py``).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -384,7 +384,14 @@ class Archive:
         return new
 
     def publish(self, now: datetime) -> None:
-        """The publisher's run: publish pending records, supersede what they replace."""
+        """The publisher's run: publish pending records, supersede what they replace.
+
+        Arch-all binaries are dominated atomically, as Launchpad's
+        Dominator.dominateBinaries does (getOtherPublications): a record superseded on
+        one architecture takes with it its siblings on the others that carry the same
+        percentage and are not kept live there, so that a changeOverride written on
+        one architecture only leaves the binary on none of the others.
+        """
         for source in self.sources.values():
             if source.status == "Pending":
                 source.status, source.date_published = "Published", now
@@ -395,11 +402,36 @@ class Archive:
         for binary in self.binaries.values():
             if binary.status == "Published":
                 groups.setdefault((binary.source_id, binary.name, binary.arch), []).append(binary)
+        superseded: list[BinaryPublication] = []
+        kept: set[int] = set()
         for records in groups.values():
             newest = max(records, key=lambda b: (b.date_created, b.id))
+            if len(records) > 1:
+                kept.add(newest.id)  # the dominator plans only names with rivals
             for record in records:
                 if record is not newest:
                     record.status, record.date_superseded = "Superseded", now
+                    superseded.append(record)
+        for record in superseded:
+            if record.architecture_specific:
+                continue
+            for sibling in _siblings(groups, record):
+                if sibling.status == "Published" and sibling.id not in kept:
+                    sibling.status, sibling.date_superseded = "Superseded", now
+
+
+def _siblings(
+    groups: Mapping[tuple[int, str, str], list[BinaryPublication]], record: BinaryPublication
+) -> list[BinaryPublication]:
+    """An arch-all record's copies on the other architectures with the same overrides
+    (here, the percentage): what Launchpad's getOtherPublications returns."""
+    return [
+        other
+        for (source_id, name, arch), records in groups.items()
+        if (source_id, name) == (record.source_id, record.name) and arch != record.arch
+        for other in records
+        if (other.version, other.pocket, other.pup) == (record.version, record.pocket, record.pup)
+    ]
 
 
 def _expanded(binaries: Sequence[Binary], arches: Sequence[str]) -> list[tuple[Binary, str]]:

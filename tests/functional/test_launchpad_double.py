@@ -535,6 +535,28 @@ def test_change_override_of_an_architecture_independent_binary_rewrites_one_arch
     assert doc == {("amd64", "Pending"): 40, ("amd64", "Published"): 30, ("arm64", "Published"): 30}
 
 
+@pytest.mark.parametrize("written", [("amd64",), ("amd64", "arm64")], ids=["one", "every"])
+def test_publishing_dominates_architecture_independent_copies_together(
+    launchpad: LaunchpadDouble, tmp_path: Path, written: tuple[str, ...]
+) -> None:
+    """Launchpad's dominator supersedes an arch-all record's siblings with the same
+    overrides on every architecture (getOtherPublications): a level written on one
+    architecture's copy only leaves the binary on no other architecture."""
+    lp = authenticated(launchpad, tmp_path)
+    spph = updates_source(lp, *CRASHING_UPDATE[:3])
+    for arch in written:
+        binary_named(spph, "libfoo-doc", arch).changeOverride(new_phased_update_percentage=40)
+    launchpad.clock = DEMO_NOW + timedelta(minutes=5)
+    launchpad.publish()
+
+    doc = {
+        b.arch: b.pup
+        for b in launchpad.binaries(*CRASHING_UPDATE[:3])
+        if b.name == "libfoo-doc" and b.status == "Published"
+    }
+    assert doc == {arch: 40 for arch in written}
+
+
 def test_a_ddeb_left_at_another_level_is_not_rewritten_with_its_deb(
     make_launchpad: MakeLaunchpad, tmp_path: Path
 ) -> None:

@@ -749,7 +749,8 @@ class LaunchpadArchive:
         One POST of the named operation to the record's own link, as launchpadlib's
         NamedOperation sends it. launchpadlib would then GET the record posted to
         (`lp_refresh`), but that old record tells nothing: Launchpad answers the POST
-        itself with the new record (or null, when nothing changed).
+        itself with the new record (or null, when nothing changed). It rewrites this
+        record's architecture only (see `policy.writes_for`).
         """
         try:
             self.lp._browser.post(
