@@ -407,6 +407,12 @@ class WritingRun:
     dry: Measurement  # the same archive's first dry run, for its reads
     run: Measurement
     problems: list[str]
+    latency: float
+
+    @property
+    def launchpad_floor(self) -> float:
+        requests = self.run.launchpad_reads + self.run.launchpad_writes
+        return requests * self.latency / self.run.bounds.launchpad_workers
 
     def section(self) -> str:
         run, dry = self.run, self.dry
@@ -432,7 +438,10 @@ class WritingRun:
                 f" {dry.launchpad_reads} on the dry run of the same archive"
                 f" ({run.per_update(run.launchpad_reads):.2f} per phasing source; the"
                 " credentials' account lookup is the difference). Wall time"
-                f" {run.wall_seconds:.1f} s against {dry.wall_seconds:.1f} s for the dry run.",
+                f" {run.wall_seconds:.1f} s against {dry.wall_seconds:.1f} s for the dry run;"
+                " the least its Launchpad requests allow at its bound (every request,"
+                f" reads and writes, x latency / {run.bounds.launchpad_workers}) is"
+                f" {self.launchpad_floor:.1f} s, {run.wall_seconds / self.launchpad_floor:.2f}x.",
             ]
         )
 
@@ -452,7 +461,7 @@ def writing_run(options: argparse.Namespace, bounds: Bounds, dry: Measurement) -
             launchpad, errors, bounds, directory, when="writing", credentials=credentials
         )
         problems = launchpad.internal_errors + errors.internal_errors
-    return WritingRun(options.sources, dry, run, problems)
+    return WritingRun(options.sources, dry, run, problems, options.latency)
 
 
 def parse_bounds(text: str) -> Bounds:

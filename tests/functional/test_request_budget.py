@@ -12,8 +12,8 @@ the previous version); its binaries come with a few listings of its series' whol
 -updates pocket (one per architecture, `PAGE_SIZE` records a page). A later run,
 which finds the previous version recorded, reads no source on its own. The rest is
 fixed per cycle (login, the phaser's account, the series, their -updates listings
-and architectures) or per extra client of the pool (3 requests each: service root,
-WADL revalidation, archive).
+and architectures) or per extra client of the pool (2 requests each: WADL revalidation,
+service root; the archive is handed over from the first client).
 """
 
 from __future__ import annotations
