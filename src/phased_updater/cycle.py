@@ -7,17 +7,22 @@ whatever listeners (the mail outbox) queue for it.
 
 Requests: a run reads each update's binaries only when it has no read of them younger
 than an interval, or its decision writes (`Cycle._reusable`); the previous version
-comes from the state database once a run has found it. So a run inside the interval
-costs Launchpad little more than the -updates listings.
+comes from the state database once a run has found it. When some update of a series
+has to be read, the run lists the binaries of the series' whole -updates pocket since
+the oldest such update was copied there (`Cycle._pockets`, one listing per
+architecture, in parallel) instead of one request per update; only updates copied
+before `POCKET_WINDOW` (long stops) are read one by one. So a run inside the interval
+costs Launchpad little more than the -updates listings, and one that reads everything
+a few pages per series.
 
-Concurrency: each source is one work item, run start to finish by one worker thread
-with its own launchpadlib client (a client must not be shared between threads), so
-its writes go through the client that read it. Semaphores bound the requests in flight
-to Launchpad and to the Error Tracker separately. The members of a phasing group in a
-series are one unit of work: one worker reads and checks them all, decides each at the
-group's pace, applies the group rules (`groups.move_together`) to those decisions
-together, then writes and records each. Units are independent, so the decisions do not
-depend on the number of workers.
+Concurrency: the listings come first, then each source is one work item, run start to
+finish by one worker thread with a launchpadlib client of its own for the time of
+each request (a client must not be shared between threads; what it reads is plain
+data). Semaphores bound the requests in flight to Launchpad and to the Error Tracker
+separately. The members of a phasing group in a series are one unit of work: one
+worker reads and checks them all, decides each at the group's pace, applies the group
+rules (`groups.move_together`) to those decisions together, then writes and records
+each. Units are independent, so the decisions do not depend on the number of workers.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -60,12 +65,15 @@ from phased_updater.sources.client_pool import ClientPool
 from phased_updater.sources.errortracker import ErrorTrackerClient, asked_about
 from phased_updater.sources.launchpad import (
     REJECTED,
+    ArchiveRef,
+    BinaryRecord,
     CredentialsRejected,
     Gone,
     LaunchpadArchive,
     LaunchpadFailure,
     SetupError,
     SourceListing,
+    by_upload,
 )
 from phased_updater.speed import SpeedClasses
 from phased_updater.store import Store
@@ -73,6 +81,15 @@ from phased_updater.store import Store
 log = logging.getLogger(__name__)
 
 DISCOVERY_OVERLAP = timedelta(days=1)
+# How far back a run lists a pocket's binaries. Listing a day of the pocket costs a
+# few pages whatever it holds, reading an update on its own one request: two weeks
+# hold every update phasing at the default speed, and those copied earlier (a long
+# stop, a slow speed class) are few, so they are read one by one.
+POCKET_WINDOW = timedelta(days=14)
+# A copy to -updates creates the source's record and its binaries' in one transaction,
+# dated alike; the listing starts a little earlier all the same, so a record dated a
+# moment before its source's is not missed for the sake of one page.
+COPY_MARGIN = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -136,7 +153,7 @@ class KeptRead(enum.Enum):
 
 
 # Makes a Launchpad client, given the archive's self_link once one client has it.
-ArchiveFactory = Callable[[str | None], LaunchpadArchive]
+ArchiveFactory = Callable[[ArchiveRef | None], LaunchpadArchive]
 
 
 @dataclass(frozen=True)
@@ -145,7 +162,6 @@ class _Read:
 
     update: Update
     check: CrashCheck
-    client: int | None  # the client that read it in this run; None for a kept read
     fresh: bool
 
 
@@ -228,6 +244,9 @@ class WorkItem:
     previous_version: str | None = None
     # What a run read of it less than an interval ago and did not write since.
     last_read: Update | None = field(default=None, compare=False, repr=False)
+    # Every record of its binaries in -updates, from this run's listing of the pocket:
+    # reading it then costs no request. None when the listing does not cover it.
+    records: list[BinaryRecord] | None = field(default=None, compare=False, repr=False)
     # What earlier runs and people left it: the stop in force, a halt, a resume.
     standing: Standing | None = field(default=None, compare=False, repr=False)
     halt: Halt | None = field(default=None, compare=False, repr=False)
@@ -276,7 +295,7 @@ class Cycle:
         self.run_id = 0
         self._clients: ClientPool[LaunchpadArchive] = ClientPool(
             options.launchpad_workers,
-            lambda first: connect_archive(first.archive_link if first else None),
+            lambda first: connect_archive(first.ref if first else None),
         )
         self._errors_slots = threading.BoundedSemaphore(options.errors_workers)
         self._rejected = threading.Event()
@@ -346,7 +365,8 @@ class Cycle:
 
     def _list_work(self, result: CycleResult) -> list[WorkItem]:
         """Every update to evaluate: those the database knows in flight, however old, and
-        the new publications of each series' -updates since it was last listed."""
+        the new publications of each series' -updates since it was last listed; with the
+        binaries of those the run has to read, from listings of their pockets."""
         work: list[WorkItem] = []
         with self._clients.checkout() as (_, archive):
             self.phaser = self._account(archive)
@@ -359,6 +379,8 @@ class Cycle:
                 since = self._discover_since(series)
                 try:
                     sources = archive.list_sources(series, since)
+                except CredentialsRejected:
+                    raise  # the token, not the series: nothing more can be read
                 except LaunchpadFailure as error:
                     message = f"{series.name}: cannot list -updates: {error}"
                     log.error("%s", message)
@@ -387,28 +409,124 @@ class Cycle:
                     WorkItem(series, key.source, key.version, listed=_kept_listing(key, kept))
                     for key in unlisted
                 )
-        keys = [item.key for item in work]
-        self.store.track(
-            keys,
-            self.now,
-            {item.key: item.listed.representation for item in work if item.listed is not None},
-        )
-        previous = self.store.recorded_previous_versions(keys)
-        standings = self.store.standings(keys)
-        manual = self.store.manual(keys)
-        self.store.forget_reads_before(self.now - 2 * self.options.interval)
-        reads = self.store.last_reads(keys, self.now - self.options.interval, self.now)
-        return [
-            replace(
-                item,
-                previous_version=previous.get(key),
-                last_read=reads.get(key),
-                standing=standings.get(key),
-                halt=self._halt(key, manual.get(key, (None, None))[0]),
-                resumed=manual.get(key, (None, None))[1],
+            keys = [item.key for item in work]
+            self.store.track(
+                keys,
+                self.now,
+                {item.key: item.listed.representation for item in work if item.listed is not None},
             )
-            for item, key in zip(work, keys, strict=True)
+            previous = self.store.recorded_previous_versions(keys)
+            standings = self.store.standings(keys)
+            manual = self.store.manual(keys)
+            self.store.forget_reads_before(self.now - 2 * self.options.interval)
+            reads = self.store.last_reads(keys, self.now - self.options.interval, self.now)
+            work = [
+                replace(
+                    item,
+                    previous_version=previous.get(key),
+                    last_read=reads.get(key),
+                    standing=standings.get(key),
+                    halt=self._halt(key, manual.get(key, (None, None))[0]),
+                    resumed=manual.get(key, (None, None))[1],
+                )
+                for item, key in zip(work, keys, strict=True)
+            ]
+            to_read = self._to_read(work)
+            # By the client that listed the series, which has their links already.
+            arches: dict[str, list[str]] = {}
+            for series in {item.series for item in work if len(to_read[item.series.name]) > 1}:
+                try:
+                    arches[series.name] = archive.architectures(series)
+                except CredentialsRejected:
+                    raise
+                except LaunchpadFailure as error:
+                    work = self._drop_series(work, result, series, error)
+        # A series' pocket is listed once per architecture, at least a request each:
+        # worth it only for more updates than that, which would cost a request each.
+        starts = {
+            name: min(created for created in found) - COPY_MARGIN
+            for name, found in to_read.items()
+            if name in arches and len(found) > len(arches[name])
+        }
+        return self._pockets(work, result, starts, arches)
+
+    def _to_read(self, work: Sequence[WorkItem]) -> defaultdict[str, list[datetime]]:
+        """By series, when each update this run must read was copied to -updates: every
+        update with no read kept, copied within `POCKET_WINDOW` (a listing of its
+        pocket can cover those)."""
+        floor = self.now - POCKET_WINDOW
+        found: defaultdict[str, list[datetime]] = defaultdict(list)
+        for item in work:
+            created = item.listed.date_created if item.listed is not None else None
+            if item.last_read is None and created is not None and created >= floor:
+                found[item.series.name].append(created)
+        return found
+
+    def _pockets(
+        self,
+        work: list[WorkItem],
+        result: CycleResult,
+        starts: Mapping[str, datetime],
+        arches: Mapping[str, list[str]],
+    ) -> list[WorkItem]:
+        """`work`, each update the listings cover given its records; a series whose
+        listing failed is not evaluated (its updates keep their last state)."""
+        series_of = {item.series.name: item.series for item in work}
+        tasks = [(name, arch) for name in starts if name in arches for arch in arches[name]]
+        if not tasks:
+            return work
+
+        def list_one(task: tuple[str, str]) -> list[BinaryRecord]:
+            name, arch = task
+            with self._clients.checkout() as (_, archive):
+                return archive.list_binaries(series_of[name], arch, starts[name])
+
+        listed: dict[str, list[BinaryRecord]] = {name: [] for name, _ in tasks}
+        failed: dict[str, LaunchpadFailure] = {}
+        rejected = False
+        workers = min(len(tasks), self.options.launchpad_workers)
+        with ThreadPoolExecutor(workers, thread_name_prefix="lister") as pool:
+            futures = [(task, pool.submit(list_one, task)) for task in tasks]
+            for (name, _), future in futures:
+                try:
+                    listed[name].extend(future.result())
+                except CredentialsRejected:
+                    rejected = True
+                except LaunchpadFailure as failure:
+                    failed.setdefault(name, failure)
+        if rejected:
+            # The token, not a series: the cycle stops, as for any other read.
+            raise CredentialsRejected(REJECTED)
+        for name, problem in failed.items():
+            work = self._drop_series(work, result, series_of[name], problem)
+        uploads = {
+            name: by_upload(records) for name, records in listed.items() if name not in failed
+        }
+        return [
+            replace(item, records=uploads[item.series.name].get((item.source, item.version), []))
+            if self._covered(item, starts, uploads)
+            else item
+            for item in work
         ]
+
+    @staticmethod
+    def _covered(
+        item: WorkItem, starts: Mapping[str, datetime], uploads: Mapping[str, Any]
+    ) -> bool:
+        """Whether the listing of the item's pocket holds every record of its binaries."""
+        created = item.listed.date_created if item.listed is not None else None
+        name = item.series.name
+        return name in uploads and created is not None and created - COPY_MARGIN >= starts[name]
+
+    def _drop_series(
+        self, work: list[WorkItem], result: CycleResult, series: Series, error: LaunchpadFailure
+    ) -> list[WorkItem]:
+        """A series whose -updates binaries could not be listed: not evaluated in this run."""
+        message = f"{series.name}: cannot list -updates binaries: {error}"
+        log.error("%s", message)
+        result.failures.append(message)
+        self._keep_the_picture(result, message, series.name)
+        return [item for item in work if item.series.name != series.name]
 
     def _halt(self, key: UpdateKey, recorded: Halt | None) -> Halt | None:
         """The halts file's halt, or the one the database recorded: losing the file, or a
@@ -539,29 +657,28 @@ class Cycle:
         """Read, check, decide, apply and record one update; None if it is not phasing."""
         kept = None
         if item.last_read is not None:
-            kept = _Read(item.last_read, self._check(item.last_read), None, fresh=False)
+            kept = _Read(item.last_read, self._check(item.last_read), fresh=False)
             decision = self._decide(item, kept.update, kept.check)
             if self._reusable(kept.update, decision):
-                return self._apply_and_record(kept.update, decision, None, fresh=False)
+                return self._apply_and_record(kept.update, decision, fresh=False)
         read = self._read(item, kept)
         if read is None:
             return None
-        return self._apply_and_record(
-            read.update, self._decide(item, read.update, read.check), read.client
-        )
+        return self._apply_and_record(read.update, self._decide(item, read.update, read.check))
 
     def _read(self, item: WorkItem, kept: _Read | None) -> _Read | None:
         """Read `item` from Launchpad and check it; None (and retired) if it is not phasing.
 
         The check made on `kept` is reused when it asked the same questions.
         """
-        with self._clients.checkout() as (client, archive):
+        with self._clients.checkout() as (_, archive):
             update = archive.read_update(
                 item.series,
                 item.source,
                 item.version,
                 listed=item.listed,
                 previous_version=item.previous_version,
+                records=item.records,
             )
         if isinstance(update, Gone):
             # Done for good: later runs need not read it again.
@@ -569,8 +686,8 @@ class Cycle:
             log.info("%s: no longer phasing: %s", item, update.why)
             return None
         if kept is not None and asked_about(kept.update) == asked_about(update):
-            return _Read(update, kept.check, client, fresh=True)  # asked a moment ago
-        return _Read(update, self._check(update), client, fresh=True)
+            return _Read(update, kept.check, fresh=True)  # asked a moment ago
+        return _Read(update, self._check(update), fresh=True)
 
     def _process_group(self, items: list[WorkItem], total: int) -> list[Processed]:
         """The members of one phasing group in one series, decided together.
@@ -590,7 +707,7 @@ class Cycle:
                 done[item.key] = (item, None, failure)
 
         def keep(item: WorkItem, update: Update) -> None:
-            reads[item.key] = _Read(update, self._check(update), None, fresh=False)
+            reads[item.key] = _Read(update, self._check(update), fresh=False)
 
         def read(item: WorkItem) -> None:
             found = self._read(item, reads.pop(item.key, None))
@@ -626,7 +743,6 @@ class Cycle:
                     self._apply_and_record,
                     got.update,
                     decisions[item.key],
-                    got.client,
                     fresh=got.fresh,
                 )
                 done[item.key] = self._guarded(item, apply, total, deadline=False)
@@ -684,7 +800,7 @@ class Cycle:
         return self.dry_run or not writes_for(last_read, decision)
 
     def _apply_and_record(
-        self, update: Update, decision: Decision, client: int | None, *, fresh: bool = True
+        self, update: Update, decision: Decision, *, fresh: bool = True
     ) -> Outcome:
         """Write what the decision needs, then record it with what the read tells later runs.
 
@@ -703,8 +819,7 @@ class Cycle:
             self._recording(lambda connection: self.store.forget_read(update.key, connection))
             binaries = {b.self_link: b for b in update.binaries}
             try:
-                # Through the client that read the entries, so none is loaded again.
-                with self._clients.checkout(prefer=client) as (_, archive):
+                with self._clients.checkout() as (_, archive):
                     for self_link, percentage in writes:
                         archive.set_percentage(binaries[self_link], percentage)
                 applied = True

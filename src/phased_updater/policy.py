@@ -82,6 +82,21 @@ def writes_for(update: Update, decision: Decision) -> list[tuple[str, int]]:
     """The (binary self_link, percentage) writes that bring every deb to the target.
 
     Debug publications are never written: Launchpad rewrites a ddeb with its deb.
+
+    Every architecture's copy of an Architecture: all deb is written, each with a
+    changeOverride of its own; one would not do. Launchpad's
+    BinaryPackagePublishingHistory.changeOverride (lib/lp/soyuz/model/publishing.py,
+    read at 6bd1e75 of 2026-03-27) creates one record, for `self.distroarchseries`,
+    and rewrites only the ddebs findCorrespondingDDEBPublications finds on that same
+    distroarchseries; it never goes through publishBinaries/expand_binary_requests,
+    which is what publishes an arch-all binary on every architecture at copy time.
+    Worse, the publisher's domination is atomic for arch-all binaries
+    (Dominator.dominateBinaries in lib/lp/archivepublisher/domination.py): once the
+    old record on one architecture is superseded, getOtherPublications supersedes
+    its siblings with the same overrides (the old percentage) on every other one, so
+    the copies left unwritten would vanish from their architectures' indexes
+    (test_dominator.py's test_atomic_domination_respects_overrides writes every
+    copy for this reason). The Launchpad double does both the same way.
     """
     if decision.action in (Action.UNKNOWN, Action.HOLD):
         return []

@@ -63,8 +63,9 @@ _ROOT_COLLECTION_PATHS = {
     "bug_trackers_collection_link": "bugs/bugtrackers",
     "project_groups_collection_link": "projectgroups",
 }
-# Parameters lazr.restful takes on any collection-returning call.
-_PAGING_PARAMS = ("ws.start", "ws.size")
+# Parameters lazr.restful takes on any collection-returning call: the page, and
+# ws.show=total_size (a total_size_link), none of them an argument of the operation.
+_PAGING_PARAMS = ("ws.start", "ws.size", "memo", "direction", "ws.show")
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,24 @@ class Fault:
         if self.method is not None and self.method.upper() != method:
             return False
         return re.search(self.path_regex, target) is not None
+
+
+def history_lookup(source: str | None = None) -> str:
+    """A `Fault` regex for the listing of one source's publications in a series (its
+    history, which a run reads for the previous version of an update it sees first);
+    None: any source's.
+
+    A fault's target string names the query's keys in the order launchpadlib sends
+    them, alphabetical, with their values decoded (JSON-encoded strings in quotes).
+    """
+    name = '[^"]+' if source is None else re.escape(source)
+    return rf'source_name="{name}"&ws\.op=getPublishedSources\b'
+
+
+def pocket_listing(series: str) -> str:
+    """A `Fault` regex for the listings of a series' -updates binaries (one per
+    architecture: `distro_arch_series` names the series)."""
+    return rf'distro_arch_series="[^"]*/{re.escape(series)}/[^"]*".*ws\.op=getPublishedBinaries\b'
 
 
 class _NotFound(Exception):
@@ -443,8 +462,13 @@ class LaunchpadDouble(LoopbackServer):
             args = _decode_args(operation, params)
             result = self._call(target, operation, args, viewer)
             if isinstance(result, Rendered):
+                if params.get("ws.show") == "total_size":
+                    # What a total_size_link answers (lazr.restful's get_total_size).
+                    return _json_response(len(result))
                 result_type = _RESULT_TYPES[(target.entry_type, operation.name)]
-                page = self.renderer.collection(result_type, result, path, request.query)
+                page = self.renderer.collection(
+                    result_type, result, path, request.query, operation=True
+                )
                 return _json_response(page)
             return _json_response(result)
         if isinstance(target, _Collection):
@@ -495,6 +519,7 @@ class LaunchpadDouble(LoopbackServer):
                     pocket=_optional_str(args, "pocket"),
                     created_since=_optional_datetime(args, "created_since_date"),
                     order_by_date=_bool(args, "order_by_date", default=False),
+                    order_by_date_ascending=_bool(args, "order_by_date_ascending", default=False),
                 )
                 return Rendered(sources, render.source)
             case ("archive", "getPublishedBinaries"):
@@ -515,6 +540,7 @@ class LaunchpadDouble(LoopbackServer):
                     pocket=_optional_str(args, "pocket"),
                     created_since=_optional_datetime(args, "created_since_date"),
                     order_by_date=_bool(args, "order_by_date", default=False),
+                    order_by_date_ascending=_bool(args, "order_by_date_ascending", default=False),
                 )
                 return Rendered(binaries, render.binary)
             case ("source_package_publishing_history", "getPublishedBinaries"):

@@ -9,11 +9,11 @@ semantics (``lib/lp/soyuz/model/publishing.py`` and ``model/archive.py``).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from tests.doubles.scenario import Person, Scenario, Series, Upload
+from tests.doubles.scenario import Binary, Person, Scenario, Series, Upload
 
 ACTIVE_STATUSES = ("Pending", "Published")
 ACTIVE_SERIES_STATUSES = (
@@ -90,8 +90,13 @@ class BinaryState:
     pocket: str
 
 
-def _newest_first(records: Iterable[SourcePublication | BinaryPublication]) -> list[int]:
-    return [r.id for r in sorted(records, key=lambda r: (r.date_created, r.id), reverse=True)]
+def _by_date(
+    records: Iterable[SourcePublication | BinaryPublication], *, newest_first: bool
+) -> list[int]:
+    """Launchpad's order_by_date (newest first) and order_by_date_ascending (oldest first):
+    by date created, then by id, the same way round."""
+    ordered = sorted(records, key=lambda r: (r.date_created, r.id), reverse=newest_first)
+    return [r.id for r in ordered]
 
 
 class Archive:
@@ -120,6 +125,7 @@ class Archive:
         histories: dict[tuple[str, str], list[datetime]] = {}
         for upload in scenario.uploads:
             histories.setdefault((upload.series, upload.source), []).append(upload.published)
+            arches.setdefault(upload.series, {DEFAULT_ARCH}).update(b.arch for b in upload.binaries)
         for upload in sorted(scenario.uploads, key=lambda u: u.published):
             if upload.series not in self.series:
                 raise ValueError(f"upload {upload.source} names unknown series {upload.series}")
@@ -150,8 +156,7 @@ class Archive:
             )
             self.sources[source.id] = source
             self._sources_named.setdefault(source.name, []).append(source.id)
-            for binary in upload.binaries:
-                arches[upload.series].add(binary.arch)
+            for binary, arch in _expanded(upload.binaries, sorted(arches[upload.series])):
                 if binary.set_by is not None and binary.set_by not in self.people:
                     raise ValueError(f"binary {binary.name} names unknown person {binary.set_by}")
                 record = BinaryPublication(
@@ -160,7 +165,7 @@ class Archive:
                     series=upload.series,
                     name=binary.name,
                     version=upload.version,
-                    arch=binary.arch,
+                    arch=arch,
                     pocket=upload.pocket,
                     status=upload.status,
                     pup=binary.was if binary.set_by is not None else binary.pup,
@@ -225,6 +230,7 @@ class Archive:
         pocket: str | None = None,
         created_since: datetime | None = None,
         order_by_date: bool = False,
+        order_by_date_ascending: bool = False,
     ) -> list[SourcePublication]:
         if version is not None and name is None:
             raise BadRequest(
@@ -245,8 +251,8 @@ class Archive:
             and (pocket is None or s.pocket == pocket)
             and (created_since is None or s.date_created >= created_since)
         ]
-        if order_by_date:
-            return [self.sources[i] for i in _newest_first(found)]
+        if order_by_date or order_by_date_ascending:
+            return [self.sources[i] for i in _by_date(found, newest_first=order_by_date)]
         # Launchpad's default order: by name, then the newest record first.
         return sorted(found, key=lambda s: (s.name, -s.id))
 
@@ -261,6 +267,7 @@ class Archive:
         pocket: str | None = None,
         created_since: datetime | None = None,
         order_by_date: bool = False,
+        order_by_date_ascending: bool = False,
     ) -> list[BinaryPublication]:
         if version is not None and name is None:
             raise BadRequest(
@@ -281,8 +288,8 @@ class Archive:
             and (pocket is None or b.pocket == pocket)
             and (created_since is None or b.date_created >= created_since)
         ]
-        if order_by_date:
-            return [self.binaries[i] for i in _newest_first(found)]
+        if order_by_date or order_by_date_ascending:
+            return [self.binaries[i] for i in _by_date(found, newest_first=order_by_date)]
         return sorted(found, key=lambda b: (b.name, -b.id))
 
     def binaries_for_source(
@@ -348,10 +355,16 @@ class Archive:
         return self._add_copy(current, stored, now, creator)
 
     def _matching_ddebs(self, deb: BinaryPublication) -> list[BinaryPublication]:
+        """The active ddebs of the deb's record, as Launchpad's
+        findCorrespondingDDEBPublications finds them: same architecture and pocket, and
+        the same overrides, the percentage included (a ddeb left with another one, as
+        older ones without a percentage are, is not rewritten)."""
         return [
             b
             for b in self.binaries_for_source(deb.source_id)
-            if b.is_debug and b.name == deb.name + "-dbgsym" and b.arch == deb.arch
+            if b.is_debug
+            and b.name == deb.name + "-dbgsym"
+            and (b.arch, b.pocket, b.pup) == (deb.arch, deb.pocket, deb.pup)
         ]
 
     def _add_copy(
@@ -371,7 +384,14 @@ class Archive:
         return new
 
     def publish(self, now: datetime) -> None:
-        """The publisher's run: publish pending records, supersede what they replace."""
+        """The publisher's run: publish pending records, supersede what they replace.
+
+        Arch-all binaries are dominated atomically, as Launchpad's
+        Dominator.dominateBinaries does (getOtherPublications): a record superseded on
+        one architecture takes with it its siblings on the others that carry the same
+        percentage and are not kept live there, so that a changeOverride written on
+        one architecture only leaves the binary on none of the others.
+        """
         for source in self.sources.values():
             if source.status == "Pending":
                 source.status, source.date_published = "Published", now
@@ -382,11 +402,47 @@ class Archive:
         for binary in self.binaries.values():
             if binary.status == "Published":
                 groups.setdefault((binary.source_id, binary.name, binary.arch), []).append(binary)
+        superseded: list[BinaryPublication] = []
+        kept: set[int] = set()
         for records in groups.values():
             newest = max(records, key=lambda b: (b.date_created, b.id))
+            if len(records) > 1:
+                kept.add(newest.id)  # the dominator plans only names with rivals
             for record in records:
                 if record is not newest:
                     record.status, record.date_superseded = "Superseded", now
+                    superseded.append(record)
+        for record in superseded:
+            if record.architecture_specific:
+                continue
+            for sibling in _siblings(groups, record):
+                if sibling.status == "Published" and sibling.id not in kept:
+                    sibling.status, sibling.date_superseded = "Superseded", now
+
+
+def _siblings(
+    groups: Mapping[tuple[int, str, str], list[BinaryPublication]], record: BinaryPublication
+) -> list[BinaryPublication]:
+    """An arch-all record's copies on the other architectures with the same overrides
+    (here, the percentage): what Launchpad's getOtherPublications returns."""
+    return [
+        other
+        for (source_id, name, arch), records in groups.items()
+        if (source_id, name) == (record.source_id, record.name) and arch != record.arch
+        for other in records
+        if (other.version, other.pocket, other.pup) == (record.version, record.pocket, record.pup)
+    ]
+
+
+def _expanded(binaries: Sequence[Binary], arches: Sequence[str]) -> list[tuple[Binary, str]]:
+    """Each binary with the architectures Launchpad publishes it on: its own, or every
+    architecture of the series for an architecture-independent one (publishBinaries,
+    through expand_binary_requests in lib/lp/soyuz/model/publishing.py)."""
+    return [
+        (binary, arch)
+        for binary in binaries
+        for arch in ([binary.arch] if binary.architecture_specific else arches)
+    ]
 
 
 def _superseded_date(upload: Upload, history: list[datetime]) -> datetime:

@@ -20,6 +20,7 @@ from tests.doubles.launchpad_model import (
     ACTIVE_SERIES_STATUSES,
     SUPPORTED_SERIES_STATUSES,
     Archive,
+    BadRequest,
     BinaryPublication,
     SourcePublication,
 )
@@ -31,8 +32,12 @@ WEB_ROOT = "https://launchpad.net/"
 REDACTED = "tag:launchpad.net:2008:redacted"
 DISTRIBUTION = "ubuntu"
 ARCHIVE_PATH = "ubuntu/+archive/primary"
+# Launchpad's page sizes: 75 entries unless the client asks for ws.size, which may be
+# at most 300 (lazr.restful's max_batch_size, as Launchpad configures it).
 PAGE_SIZE = 75
 MAX_PAGE_SIZE = 300
+# Batch parameters of a page's URL, none of them an argument of the operation.
+_BATCH_PARAMS = ("ws.start", "ws.size", "memo", "direction", "ws.show")
 
 Json = dict[str, object]
 
@@ -62,6 +67,29 @@ class Rendered(Sequence[Json], Generic[T]):
         if isinstance(index, slice):
             return [self._render(record) for record in self._records[index]]
         return self._render(self._records[index])
+
+
+def batch_size(requested: str | None) -> int:
+    """A page's size as lazr.batchnavigator reads ws.size: one that is not a positive
+    number is ignored, one above the maximum refused (lazr.restful serves its
+    InvalidBatchSizeError as 400)."""
+    try:
+        size = int(requested) if requested is not None else 0
+    except ValueError:
+        size = 0
+    if size <= 0:
+        return PAGE_SIZE
+    if size > MAX_PAGE_SIZE:
+        raise BadRequest(f'Maximum for "ws.size" parameter is {MAX_PAGE_SIZE}.')
+    return size
+
+
+def batch_start(requested: str | None) -> int:
+    """A page's first entry as lazr.batchnavigator reads ws.start (0 if not a number)."""
+    try:
+        return max(0, int(requested)) if requested is not None else 0
+    except ValueError:
+        return 0
 
 
 def series_path(series: str) -> str:
@@ -139,25 +167,40 @@ class Renderer:
         entries: Sequence[Json],
         path: str,
         query: Sequence[tuple[str, str]],
+        *,
+        operation: bool = False,
     ) -> Json:
-        """One page of a collection, linking to the next one as lazr.restful does."""
+        """One page of a collection, as lazr.restful's BatchingResourceMixin.batch serves it.
+
+        `operation`: the collection is what a named GET operation returned. lazr.restful
+        then announces the total of any page but the last as a `total_size_link`
+        (``ws.show=total_size``), since Launchpad makes devel its
+        first_version_with_total_size_link; the last page, and every page of a plain
+        collection, carry `total_size` itself.
+        """
         params = dict(query)
-        start = max(0, int(params.pop("ws.start", "0") or 0))
-        size = min(MAX_PAGE_SIZE, max(1, int(params.pop("ws.size", str(PAGE_SIZE)) or PAGE_SIZE)))
-        kept = [(k, v) for k, v in query if k not in ("ws.start", "ws.size")]
+        start = batch_start(params.get("ws.start"))
+        size = batch_size(params.get("ws.size"))
+        kept = [(k, v) for k, v in query if k not in _BATCH_PARAMS]
         page: Json = {
-            "total_size": len(entries),
             "start": start,
             "entries": list(entries[start : start + size]),
             "resource_type_link": f"{self.base}#{entry_type}-page-resource",
         }
+        last = start + size >= len(entries)
+        if operation and not last:
+            page["total_size_link"] = f"{self.base}{path}?" + urlencode(
+                [*kept, ("ws.show", "total_size")]
+            )
+        else:
+            page["total_size"] = len(entries)
 
         def page_link(page_start: int) -> str:
-            return f"{self.base}{path}?" + urlencode(
-                [*kept, ("ws.size", str(size)), ("ws.start", str(page_start))]
-            )
+            # lazr.batchnavigator names the size only when it is not the default one.
+            sized = [("ws.size", str(size))] if size != PAGE_SIZE else []
+            return f"{self.base}{path}?" + urlencode([*kept, *sized, ("ws.start", str(page_start))])
 
-        if start + size < len(entries):
+        if not last:
             page["next_collection_link"] = page_link(start + size)
         if start > 0:
             page["prev_collection_link"] = page_link(max(0, start - size))

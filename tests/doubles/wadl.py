@@ -3,13 +3,19 @@
 The double serves the WADL that launchpadlib itself ships
 (``launchpadlib/testing/launchpad-wadl.xml``), so the client sees the same
 map of the service it would see in production. That file describes API
-version 1.0 and lacks three devel-only parts the phaser uses, which are
-patched in here:
+version 1.0 and lacks devel's parts the phaser uses, which are patched in here
+(as Launchpad's ``lib/lp/soyuz/interfaces/publishing.py`` and ``archive.py`` declare
+them):
 
 - ``binary_package_publishing_history``: the ``changeOverride`` POST named
   operation and the ``is_debug`` field;
 - ``source_package_publishing_history-getPublishedBinaries``: the
-  ``active_binaries_only`` parameter.
+  ``active_binaries_only`` parameter;
+- ``archive-getPublishedBinaries`` and ``archive-getPublishedSources``: the
+  ``order_by_date_ascending`` parameter (Launchpad added it in January 2025);
+- every page representation: ``total_size`` optional and a ``total_size_link``
+  (lazr.restful's ``templates/wadl-root.pt`` for a version from
+  ``first_version_with_total_size_link`` on, which Launchpad makes devel).
 
 The patched text is built once per process (the file is 1.5 MB); each double
 then substitutes its own base URL. The same patched document is parsed into
@@ -82,6 +88,25 @@ A boolean: only return binaries whose publishing status is active.
 </wadl:doc>
             </wadl:param>"""
 
+_TOTAL_SIZE_PARAM = """<wadl:param style="plain" name="total_size" path="$['total_size']" """
+_TOTAL_SIZE_1_0 = _TOTAL_SIZE_PARAM + 'required="true"/>'
+_TOTAL_SIZE_DEVEL = (
+    _TOTAL_SIZE_PARAM
+    + """required="false"/>
+
+      <wadl:param style="plain" name="total_size_link" path="$['total_size_link']" required="false">
+        <wadl:link resource_type="#ScalarValue"/>
+      </wadl:param>"""
+)
+
+_ORDER_BY_DATE_ASCENDING_PARAM = """
+            <wadl:param style="query" name="order_by_date_ascending" required="false">
+              <wadl:doc xmlns="http://www.w3.org/1999/xhtml">
+<p>Order by ascending creation date</p>
+<p>Return oldest results first.</p>
+</wadl:doc>
+            </wadl:param>"""
+
 
 def _shipped_wadl_path() -> Path:
     spec = importlib.util.find_spec("launchpadlib")
@@ -123,18 +148,34 @@ def patched_wadl_template() -> str:
             full,
             _IS_DEBUG_FIELD,
         )
-    method = _section_start(text, 'id="source_package_publishing_history-getPublishedBinaries"')
-    method_end = text.find("</wadl:method>", method)
-    if text.find('name="active_binaries_only"', method, method_end) < 0:
-        ws_op = (
-            '<wadl:param style="query" name="ws.op" required="true" fixed="getPublishedBinaries"/>'
+    text = _with_param(
+        text,
+        "source_package_publishing_history-getPublishedBinaries",
+        "active_binaries_only",
+        _ACTIVE_BINARIES_ONLY_PARAM,
+    )
+    for method_id in ("archive-getPublishedBinaries", "archive-getPublishedSources"):
+        text = _with_param(
+            text, method_id, "order_by_date_ascending", _ORDER_BY_DATE_ASCENDING_PARAM
         )
-        at = text.find(ws_op, method, method_end)
-        if at < 0:
-            raise RuntimeError("WADL patch anchor not found: getPublishedBinaries ws.op")
-        at += len(ws_op)
-        text = text[:at] + _ACTIVE_BINARIES_ONLY_PARAM + text[at:]
+    if 'name="total_size_link"' not in text:
+        text = text.replace(_TOTAL_SIZE_1_0, _TOTAL_SIZE_DEVEL)
     return text.replace("About version 1.0", "About version devel")
+
+
+def _with_param(text: str, method_id: str, name: str, param: str) -> str:
+    """`text` with `param` added to the named operation `method_id`, unless it has one."""
+    method = _section_start(text, f'id="{method_id}"')
+    method_end = text.find("</wadl:method>", method)
+    if text.find(f'name="{name}"', method, method_end) >= 0:
+        return text
+    operation = method_id.split("-", 1)[1]
+    ws_op = f'<wadl:param style="query" name="ws.op" required="true" fixed="{operation}"/>'
+    at = text.find(ws_op, method, method_end)
+    if at < 0:
+        raise RuntimeError(f"WADL patch anchor not found: {operation} ws.op")
+    at += len(ws_op)
+    return text[:at] + param + text[at:]
 
 
 @functools.lru_cache(maxsize=16)

@@ -26,7 +26,7 @@ from phased_updater.commands.serve import create
 from phased_updater.report import serving
 from phased_updater.sources.errortracker import MAX_ANSWER_BYTES, MAX_SIGNATURE
 from tests.doubles.errortracker import NEW_BUCKETS, ErrorTrackerDouble
-from tests.doubles.launchpad import Fault, LaunchpadDouble
+from tests.doubles.launchpad import Fault, LaunchpadDouble, history_lookup
 from tests.doubles.scenarios import CLEAN_UPDATE, CRASHING_UPDATE
 from tests.functional.engine import Engine
 from tests.functional.report_server import running
@@ -54,16 +54,11 @@ def test_an_error_tracker_trickling_its_answer_is_cut_at_the_deadline(
 def test_launchpad_trickling_an_answer_is_cut_at_the_deadline(
     engine: Engine, launchpad: LaunchpadDouble
 ) -> None:
-    with launchpad.lock:
-        [hello] = [
-            s.id
-            for s in launchpad.archive.sources.values()
-            if (s.name, s.version, s.pocket) == ("hello", CLEAN_UPDATE.version, "Updates")
-        ]
+    # hello's own read: its history, which a first run lists for its previous version
+    # (its binaries come with the listing of its pocket).
     launchpad.faults.append(
-        Fault("GET", rf"\+sourcepub/{hello}\b.*getPublishedBinaries", status=None,
-              trickle=0.5, times=None)
-    )  # fmt: skip
+        Fault("GET", history_lookup("hello"), status=None, trickle=0.5, times=None)
+    )
 
     assert engine.run("--launchpad-timeout", "2") == 1
 

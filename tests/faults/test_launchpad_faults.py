@@ -16,10 +16,12 @@ from typing import Any
 
 import pytest
 
+from phased_updater.cycle import POCKET_WINDOW
 from phased_updater.report.anchors import update_anchor
+from phased_updater.sources import launchpad as launchpad_source
 from phased_updater.sources.launchpad import REJECTED
 from tests.doubles import launchpad_render
-from tests.doubles.launchpad import Fault, LaunchpadDouble
+from tests.doubles.launchpad import Fault, LaunchpadDouble, history_lookup, pocket_listing
 from tests.doubles.launchpad_render import Renderer
 from tests.doubles.scenarios import CLEAN_UPDATE, CRASHING_UPDATE
 from tests.faults.invariants import levels, step_violations, unconverged
@@ -29,6 +31,10 @@ STEP, INTERVAL = 10, timedelta(hours=6)
 HELLO = " ".join(CLEAN_UPDATE[:3])
 LIBFOO = " ".join(CRASHING_UPDATE[:3])
 ZED = "jammy zed 0.9-1ubuntu0.22.04.1"
+
+
+# Any source's history lookup: with one worker, the first update's own first read.
+FIRST_HISTORY_LOOKUP = history_lookup()
 
 
 def listing(series: str) -> str:
@@ -85,7 +91,9 @@ def test_a_500_listing_a_series_skips_only_that_series(
 def test_a_500_reading_one_update_leaves_it_for_the_next_run(
     engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
-    engine.launchpad.faults.append(Fault("GET", r"ws\.op=getPublishedBinaries"))
+    # A first run reads each update's history on its own (for its previous version);
+    # the pockets' binaries come from listings of the whole pocket.
+    engine.launchpad.faults.append(Fault("GET", FIRST_HISTORY_LOOKUP))
     assert engine.run() == 1
     assert "cannot read from Launchpad" in caplog.text
     # With one worker the first update read is noble's first; it alone is skipped.
@@ -149,12 +157,16 @@ def test_a_timeout_setting_out_of_range_is_refused(
     assert engine.posts() == []
 
 
+@pytest.mark.parametrize(
+    "read",
+    # A series' pocket, or the first update's own read (its history): before any write.
+    [pocket_listing("noble"), FIRST_HISTORY_LOOKUP],
+    ids=["listing-a-pocket", "reading-one-update"],
+)
 def test_a_token_expiring_mid_cycle_stops_the_cycle_without_a_prompt(
-    engine: Engine, caplog: pytest.LogCaptureFixture
+    engine: Engine, caplog: pytest.LogCaptureFixture, read: str
 ) -> None:
-    engine.launchpad.faults.append(
-        Fault("GET", r"ws\.op=getPublishedBinaries", status=401, body="Expired token.")
-    )
+    engine.launchpad.faults.append(Fault("GET", read, status=401, body="Expired token."))
     assert engine.run() == 1
     assert REJECTED in caplog.text
     assert engine.posts() == []
@@ -187,7 +199,9 @@ def test_a_revoked_token_fails_fast_and_clearly_in_a_real_process(engine: Engine
 
 @pytest.fixture
 def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every collection of the double in pages of 2, so that listings need several."""
+    """Every listing in pages of 2, so that listings need several: the engine asks for
+    pages of 2 (ws.size), and the double serves 2 when none is asked for."""
+    monkeypatch.setattr(launchpad_source, "PAGE_SIZE", 2)
     monkeypatch.setattr(launchpad_render, "PAGE_SIZE", 2)
 
 
@@ -216,8 +230,10 @@ def short_pages(monkeypatch: pytest.MonkeyPatch) -> ShortPages:
     real = Renderer.collection
     lie = ShortPages("")
 
-    def collection(self: Renderer, entry_type: str, entries: Any, path: str, query: Any) -> Any:
-        page = real(self, entry_type, entries, path, query)
+    def collection(
+        self: Renderer, entry_type: str, entries: Any, path: str, query: Any, **options: Any
+    ) -> Any:
+        page = real(self, entry_type, entries, path, query, **options)
         listed = page["entries"]
         last_page = "next_collection_link" not in page
         if entry_type == lie.entry_type and lie.remaining and last_page and listed:
@@ -260,12 +276,18 @@ def source_binaries(launchpad: LaunchpadDouble, series: str, source: str, versio
     return rf"/\+sourcepub/{record.id}\?(?=.*ws\.op=getPublishedBinaries)"
 
 
+# A run reads an update on its own (its binaries, from its publication) when none of
+# its listings of the update's pocket covers it: after a stop longer than
+# POCKET_WINDOW, every update is older than a listing reaches back.
+LONG_STOP_HOURS = POCKET_WINDOW / timedelta(hours=1)
+
+
 def test_an_update_launchpad_fails_for_stays_in_the_report_with_its_last_state(
     engine: Engine,
 ) -> None:
     assert engine.run() == 0
     before = next(p for p in engine.report()["packages"] if p["source"] == "hello")
-    engine.later(6)
+    engine.later(LONG_STOP_HOURS)  # hello is then read on its own, and the read fails
     engine.launchpad.faults.append(
         Fault("GET", source_binaries(engine.launchpad, *CLEAN_UPDATE[:3]))
     )
@@ -315,7 +337,7 @@ def test_an_update_missed_twice_in_a_row_stays_in_the_report(engine: Engine) -> 
     # Run 1 decides hello; run 2 cannot read it; run 3 cannot list its series at all.
     assert engine.run() == 0
     before = next(p for p in engine.report()["packages"] if p["source"] == "hello")
-    engine.later(6)
+    engine.later(LONG_STOP_HOURS)  # hello is then read on its own, and the read fails
     engine.launchpad.faults.append(
         Fault("GET", source_binaries(engine.launchpad, *CLEAN_UPDATE[:3]))
     )

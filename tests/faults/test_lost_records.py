@@ -41,15 +41,15 @@ def mail(engine: Engine) -> Iterator[SmtpServer]:
 
 
 def libfoo_debs(launchpad: LaunchpadDouble) -> list[int]:
-    """The ids of libfoo's Published deb records, in the order the stop writes them
-    (the order Launchpad lists an upload's binaries in: by name, then architecture)."""
+    """The ids of libfoo's Published deb records, in the order the stop writes them:
+    the order the listing of its pocket gives them in (oldest first, then by id)."""
     records = [
         b
         for b in launchpad.archive.binaries.values()
         if (b.source_name, b.source_version, b.status, b.is_debug)
         == (CRASHING_UPDATE.source, CRASHING_UPDATE.version, "Published", False)
     ]
-    return [b.id for b in sorted(records, key=lambda b: (b.name, b.arch))]
+    return [b.id for b in sorted(records, key=lambda b: (b.date_created, b.id))]
 
 
 def libfoo_posts(launchpad: LaunchpadDouble, ids: list[int]) -> int:
@@ -128,11 +128,22 @@ def test_a_database_locked_while_a_stop_is_recorded(
     monkeypatch.setattr(store, "BUSY_TIMEOUT_SECONDS", 0.5)
     ids = libfoo_debs(engine.launchpad)
     # Another process takes the database's write lock while libfoo's last write is being
-    # answered (the re-read after it is held a moment), and keeps it past the timeout.
+    # answered: the double holds that POST until the lock is taken, then makes the
+    # change and answers, and the engine, recording the stop, finds the database locked.
+    last_write, locked, refused = threading.Event(), threading.Event(), threading.Event()
+    written = [0]
+
+    def on_libfoo_post() -> None:
+        written[0] += 1
+        if written[0] == len(ids):
+            last_write.set()
+            locked.wait(timeout=30)
+
+    libfoo = "|".join(str(i) for i in ids)
     engine.launchpad.faults.append(
-        Fault("GET", rf"/\+binarypub/{ids[-1]}$", status=None, delay=1.0, times=1)
-    )
-    locked, refused = threading.Event(), threading.Event()
+        Fault("POST", rf"/\+binarypub/({libfoo})$", status=None, times=None,
+              action=on_libfoo_post)
+    )  # fmt: skip
 
     class Refusals(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
@@ -140,7 +151,7 @@ def test_a_database_locked_while_a_stop_is_recorded(
                 refused.set()
 
     def hold_the_lock() -> None:
-        engine.launchpad.wait_for(lambda: libfoo_posts(engine.launchpad, ids) == len(ids))
+        last_write.wait(timeout=30)
         other = sqlite3.connect(engine.home / "state.sqlite3", isolation_level=None)
         other.execute("BEGIN IMMEDIATE")
         locked.set()
@@ -163,6 +174,7 @@ def test_a_database_locked_while_a_stop_is_recorded(
     assert ("stop", True) not in libfoo_history(engine)
     # Nothing was written after the record failed: the later updates wrote nothing.
     posts = engine.posts()
-    last_libfoo = max(i for i, path in enumerate(posts) if path.endswith(f"/{ids[-1]}"))
+    assert libfoo_posts(engine.launchpad, ids) == len(ids)
+    last_libfoo = max(i for i, path in enumerate(posts) if int(path.rsplit("/", 1)[1]) in ids)
     assert posts[last_libfoo + 1 :] == []
     assert_recorded_and_mailed_once(engine, mail)

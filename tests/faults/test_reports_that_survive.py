@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from phased_updater.cli import main
+from phased_updater.sources import launchpad as launchpad_source
 from tests.doubles.errortracker import ErrorTrackerDouble
 from tests.doubles.launchpad import Fault, LaunchpadDouble
 from tests.doubles.scenario import Binary, Person, Scenario, Series, Upload
@@ -116,8 +117,10 @@ def many_updates(count: int) -> Scenario:
 
 
 def test_a_listing_that_repeats_an_entry_is_a_failed_read_of_that_series(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Pages of 75 (Launchpad's default size), so that 80 updates take two pages.
+    monkeypatch.setattr(launchpad_source, "PAGE_SIZE", 75)
     late = Upload("noble", "latecomer", "2.0-1ubuntu0.1", DEMO_NOW - timedelta(minutes=5),
                   signer="alice", creator="alice",
                   binaries=[Binary("latecomer", pup=10)])  # fmt: skip

@@ -282,8 +282,10 @@ def test_spph_binaries_active_only_and_full_history(
     active = [
         (b.binary_package_name, b.phased_update_percentage) for b in spph.getPublishedBinaries()
     ]
+    # libfoo-doc is Architecture: all, published on each of noble's architectures.
     assert active == [
         ("libfoo-dev", 30),
+        ("libfoo-doc", 30),
         ("libfoo-doc", 30),
         ("libfoo1", 30),
         ("libfoo1-dbgsym", 30),
@@ -297,11 +299,12 @@ def test_spph_binaries_active_only_and_full_history(
 
     active = spph.getPublishedBinaries(active_binaries_only=True)
     history = spph.getPublishedBinaries(active_binaries_only=False)
-    assert len(active) == 4
+    assert len(active) == 5
     assert sorted(
         (b.binary_package_name, b.status, b.phased_update_percentage) for b in history
     ) == [
         ("libfoo-dev", "Published", 30),
+        ("libfoo-doc", "Published", 30),
         ("libfoo-doc", "Published", 30),
         ("libfoo1", "Published", 40),
         ("libfoo1", "Superseded", 30),
@@ -336,8 +339,90 @@ def test_paging_beyond_75_entries(make_launchpad: MakeLaunchpad, tmp_path: Path)
     assert len(names) == len(collection) == 160
     assert len(set(names)) == 160
     pages = [r for r in double.requests if r.query.get("ws.op") == "getPublishedSources"]
-    assert [r.query.get("ws.start") for r in pages] == [None, "75", "150"]
+    # The pages, then len(): a named operation's first page gives a total_size_link.
+    assert [(r.query.get("ws.start"), r.query.get("ws.show")) for r in pages] == [
+        (None, None),
+        ("75", None),
+        ("150", None),
+        (None, "total_size"),
+    ]
     assert len(collection[70:80]) == 10
+
+
+def raw_page(double: LaunchpadDouble, query: str) -> dict[str, Any]:
+    status, content_type, body = raw_get(f"{double.api_base}ubuntu/+archive/primary?{query}")
+    assert (status, content_type) == (200, "application/json"), body
+    page: dict[str, Any] = json.loads(body)
+    return page
+
+
+def test_operation_pages_announce_their_total_as_lazr_restful_does_in_devel(
+    make_launchpad: MakeLaunchpad,
+) -> None:
+    """lazr.restful's batch(): total_size_link on every page of a named GET operation's
+    result but the last, total_size on the last; the link answers the number."""
+    double = make_launchpad(sized(160, seed=3), clock=SIZED_NOW)
+    query = "ws.op=getPublishedSources&pocket=Updates&status=Published"
+    first = raw_page(double, query)
+    assert "total_size" not in first
+    assert first["total_size_link"] == (
+        f"{double.api_base}ubuntu/+archive/primary?{query}&ws.show=total_size"
+    )
+    # The default size is not named in the next link (lazr.batchnavigator's way).
+    assert first["next_collection_link"].endswith(f"{query}&ws.start=75")
+    last = raw_page(double, f"{query}&ws.start=150")
+    assert (last["total_size"], len(last["entries"])) == (160, 10)
+    assert "total_size_link" not in last and "next_collection_link" not in last
+    status, _, body = raw_get(first["total_size_link"])
+    assert (status, json.loads(body)) == (200, 160)
+    # One page holds everything: its total is given as it is.
+    whole = raw_page(double, f"{query}&ws.size=300")
+    assert (whole["total_size"], len(whole["entries"])) == (160, 160)
+
+
+def test_plain_collections_always_give_their_total(launchpad: LaunchpadDouble) -> None:
+    status, _, body = raw_get(f"{launchpad.api_base}ubuntu/series?ws.size=2")
+    page = json.loads(body)
+    assert status == 200 and page["total_size"] == 4 and "total_size_link" not in page
+    assert page["next_collection_link"].endswith("ws.size=2&ws.start=2")
+
+
+@pytest.mark.parametrize(
+    ("size", "served"), [("300", 160), ("1", 1), ("0", 75), ("-3", 75), ("many", 75)]
+)
+def test_page_sizes_as_lazr_batchnavigator_reads_them(
+    make_launchpad: MakeLaunchpad, size: str, served: int
+) -> None:
+    double = make_launchpad(sized(160, seed=3), clock=SIZED_NOW)
+    page = raw_page(
+        double, f"ws.op=getPublishedSources&pocket=Updates&status=Published&ws.size={size}"
+    )
+    assert len(page["entries"]) == served
+
+
+def test_a_page_larger_than_launchpads_maximum_is_refused(launchpad: LaunchpadDouble) -> None:
+    # Launchpad's max_batch_size (schema-lazr.conf); lazr.restful serves the
+    # InvalidBatchSizeError as 400.
+    for url in (
+        f"{launchpad.api_base}ubuntu/+archive/primary?ws.op=getPublishedSources&ws.size=301",
+        f"{launchpad.api_base}ubuntu/series?ws.size=301",
+    ):
+        status, _, body = raw_get(url)
+        assert (status, body) == (400, b'Maximum for "ws.size" parameter is 300.')
+
+
+def test_binaries_listed_oldest_or_newest_first(launchpad: LaunchpadDouble, tmp_path: Path) -> None:
+    archive = anonymous(launchpad, tmp_path).distributions["ubuntu"].main_archive
+
+    def dates(**order: bool) -> list[Any]:
+        found = archive.getPublishedBinaries(pocket="Updates", **order)
+        return [(b.date_created, b.self_link) for b in found]
+
+    ascending = dates(order_by_date_ascending=True)
+    assert ascending == sorted(ascending)
+    assert dates(order_by_date=True) == sorted(ascending, reverse=True)
+    # order_by_date wins when both are given, as in Launchpad.
+    assert dates(order_by_date=True, order_by_date_ascending=True) == ascending[::-1]
 
 
 # -- changeOverride ------------------------------------------------------------
@@ -405,6 +490,99 @@ def test_change_override_to_the_same_value_changes_nothing(
     before = len(launchpad.archive.binaries)
     assert bpph.changeOverride(new_phased_update_percentage=10) is None
     assert len(launchpad.archive.binaries) == before
+
+
+def test_change_override_answers_the_post_with_the_new_record(
+    launchpad: LaunchpadDouble, tmp_path: Path
+) -> None:
+    """lazr.restful's encodeResult: a write operation's entry result is the POST's 200
+    answer, as JSON (null when Launchpad's changeOverride returns None)."""
+    lp = authenticated(launchpad, tmp_path)
+    bpph = binary_named(updates_source(lp, *CLEAN_UPDATE[:3]), "hello")
+    launchpad.reset_requests()
+
+    response, content = lp._browser.post(
+        bpph.self_link, "changeOverride", new_phased_update_percentage="20"
+    )
+
+    assert [(r.method, r.status) for r in launchpad.requests] == [("POST", 200)]
+    assert response["content-type"] == "application/json"
+    new = json.loads(content)
+    assert new["resource_type_link"].endswith("#binary_package_publishing_history")
+    assert (new["status"], new["phased_update_percentage"]) == ("Pending", 20)
+    assert new["self_link"] != bpph.self_link
+    assert new["creator_link"] == launchpad.api_base + "~phasing-bot"
+    _, unchanged = lp._browser.post(
+        bpph.self_link, "changeOverride", new_phased_update_percentage="10"
+    )
+    assert json.loads(unchanged) is None
+
+
+def test_change_override_of_an_architecture_independent_binary_rewrites_one_architecture(
+    launchpad: LaunchpadDouble, tmp_path: Path
+) -> None:
+    """Launchpad's BinaryPackagePublishingHistory.changeOverride makes one record, for
+    its own distroarchseries (and its ddebs): the copies of an Architecture: all
+    binary on the other architectures keep their level."""
+    lp = authenticated(launchpad, tmp_path)
+    spph = updates_source(lp, *CRASHING_UPDATE[:3])
+    binary_named(spph, "libfoo-doc", "amd64").changeOverride(new_phased_update_percentage=40)
+    doc = {
+        (b.arch, b.status): b.pup
+        for b in launchpad.binaries(*CRASHING_UPDATE[:3])
+        if b.name == "libfoo-doc"
+    }
+    assert doc == {("amd64", "Pending"): 40, ("amd64", "Published"): 30, ("arm64", "Published"): 30}
+
+
+@pytest.mark.parametrize("written", [("amd64",), ("amd64", "arm64")], ids=["one", "every"])
+def test_publishing_dominates_architecture_independent_copies_together(
+    launchpad: LaunchpadDouble, tmp_path: Path, written: tuple[str, ...]
+) -> None:
+    """Launchpad's dominator supersedes an arch-all record's siblings with the same
+    overrides on every architecture (getOtherPublications): a level written on one
+    architecture's copy only leaves the binary on no other architecture."""
+    lp = authenticated(launchpad, tmp_path)
+    spph = updates_source(lp, *CRASHING_UPDATE[:3])
+    for arch in written:
+        binary_named(spph, "libfoo-doc", arch).changeOverride(new_phased_update_percentage=40)
+    launchpad.clock = DEMO_NOW + timedelta(minutes=5)
+    launchpad.publish()
+
+    doc = {
+        b.arch: b.pup
+        for b in launchpad.binaries(*CRASHING_UPDATE[:3])
+        if b.name == "libfoo-doc" and b.status == "Published"
+    }
+    assert doc == {arch: 40 for arch in written}
+
+
+def test_a_ddeb_left_at_another_level_is_not_rewritten_with_its_deb(
+    make_launchpad: MakeLaunchpad, tmp_path: Path
+) -> None:
+    """findCorrespondingDDEBPublications matches the ddeb on the deb's overrides, the
+    percentage included: one without the deb's level keeps its own."""
+    now = DEMO_NOW
+    scenario = Scenario(
+        series=[Series("noble", "24.04", "Current Stable Release")],
+        people=[Person("alice", "Alice", "alice@example.com")],
+        uploads=[
+            Upload("noble", "old", "1.0-1ubuntu0.1", now - timedelta(days=1), signer="alice",
+                   creator="alice",
+                   binaries=[Binary("old", pup=10), Binary("old-dbgsym", pup=None, is_debug=True)])
+        ],
+    )  # fmt: skip
+    double = make_launchpad(scenario, clock=now)
+    lp = authenticated(double, tmp_path)
+    binary_named(updates_source(lp, "noble", "old", "1.0-1ubuntu0.1"), "old").changeOverride(
+        new_phased_update_percentage=20
+    )
+    states = {(b.name, b.status): b.pup for b in double.binaries("noble", "old", "1.0-1ubuntu0.1")}
+    assert states == {
+        ("old", "Pending"): 20,
+        ("old", "Published"): 10,
+        ("old-dbgsym", "Published"): None,
+    }
 
 
 @pytest.mark.parametrize("percentage", [101, -1])

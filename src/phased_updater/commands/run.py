@@ -39,6 +39,7 @@ from phased_updater.sources import errortracker
 from phased_updater.sources.errortracker import ErrorTrackerClient
 from phased_updater.sources.git_overrides import NoCopy
 from phased_updater.sources.launchpad import (
+    ArchiveRef,
     Connection,
     LaunchpadArchive,
     connect,
@@ -194,10 +195,8 @@ def run_once(settings: Settings) -> int:
 
         counts = RequestCounts()
 
-        def connect_archive(archive_link: str | None) -> LaunchpadArchive:
-            return LaunchpadArchive(
-                count_launchpad_requests(connect(connection), counts), archive_link
-            )
+        def connect_archive(found: ArchiveRef | None) -> LaunchpadArchive:
+            return LaunchpadArchive(count_launchpad_requests(connect(connection), counts), found)
 
         # Stops are queued with their decisions, looked up and sent after the cycle.
         mail_session = MailSession(settings, directory_factory(connection), store, now)

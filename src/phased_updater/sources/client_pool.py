@@ -1,10 +1,9 @@
 """A bounded pool of Launchpad clients, shared by a cycle's worker threads.
 
-A launchpadlib client must not be used by two threads at once, and an entry it
-returned can only be used through it. So each client is checked out by one thread at
-a time, which also bounds the requests in flight to Launchpad by the pool's size; and
-a work item that read entries through one client checks out that same client again to
-write them (`prefer=`), instead of paying a request to load them through another.
+A launchpadlib client must not be used by two threads at once. So each client is
+checked out by one thread at a time, which also bounds the requests in flight to
+Launchpad by the pool's size. What a client reads is plain data (see
+`sources.launchpad`), so any client can write what another read.
 
 Clients are created lazily and one at a time: the first fetches the WADL into the
 shared on-disk cache, the others only revalidate it.
@@ -37,24 +36,20 @@ class ClientPool(Generic[Client]):
         with self._condition:
             return sum(client is not None for client in self._clients)
 
-    def _reserve(self, prefer: int | None) -> tuple[int, bool]:
+    def _reserve(self) -> tuple[int, bool]:
         """An index this thread now owns, and whether its client must be made first."""
         with self._condition:
             while True:
-                if prefer is not None and prefer not in self._busy:
-                    self._busy.add(prefer)
-                    return prefer, False
-                if prefer is None:
-                    # A slot whose client failed to be made (None) is retried here too.
-                    for index in range(len(self._clients)):
-                        if index not in self._busy:
-                            self._busy.add(index)
-                            return index, False
-                    if len(self._clients) < self.size:
-                        self._clients.append(None)
-                        index = len(self._clients) - 1
+                # A slot whose client failed to be made (None) is retried here too.
+                for index in range(len(self._clients)):
+                    if index not in self._busy:
                         self._busy.add(index)
-                        return index, True
+                        return index, False
+                if len(self._clients) < self.size:
+                    self._clients.append(None)
+                    index = len(self._clients) - 1
+                    self._busy.add(index)
+                    return index, True
                 self._condition.wait()
 
     def _release(self, index: int) -> None:
@@ -63,8 +58,8 @@ class ClientPool(Generic[Client]):
             self._condition.notify_all()
 
     @contextmanager
-    def checkout(self, prefer: int | None = None) -> Iterator[tuple[int, Client]]:
-        index, make = self._reserve(prefer)
+    def checkout(self) -> Iterator[tuple[int, Client]]:
+        index, make = self._reserve()
         try:
             client = self._clients[index]
             if make or client is None:

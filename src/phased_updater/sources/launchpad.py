@@ -1,13 +1,16 @@
 """Reading phasing updates from Launchpad, and writing their percentages.
 
-Cost matters more than anything here: every request is a remote round trip. Link
-attributes (`*_link`) are read as strings and resolved at most once per run; an
-entry's own fields come with the collection page that listed it, and travel to the
-worker thread that reads the update as plain JSON (`SourceListing`), so no thread
-loads an entry another client already has. The first run that sees an update reads
-two things (the source's history in the series, for its previous version, then its
-binaries); later runs, given the previous version the state database recorded, read
-only the binaries.
+Cost matters more than anything here: every request is a remote round trip. So
+listings are read page by page as JSON, `PAGE_SIZE` entries a page (the most
+Launchpad serves), and their entries travel between worker threads as plain data.
+A run reads the binaries of every update in a series' -updates pocket with a few
+listings of the whole pocket (`list_binaries`, one per architecture, all the records
+created since the oldest of those updates was copied there); only an update copied
+before that (a long stop) is read on its own (`read_update`: its binaries, one
+request). The first run that sees an update also lists the source's history in the
+series, for its previous version; later runs take it from the state database. A
+write is one POST (`set_percentage`): Launchpad answers it with the new record, so
+nothing is read back.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import functools
 import http.client
 import ipaddress
+import json
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -64,6 +68,12 @@ LAUNCHPAD_ERRORS: tuple[type[Exception], ...] = (
     OSError,
 )
 
+# The most entries Launchpad serves in a page: lazr.restful's max_batch_size, which
+# Launchpad sets to 300 (lib/lp/services/config/schema-lazr.conf); a larger ws.size is
+# refused with 400 ('Maximum for "ws.size" parameter is 300.'). Without ws.size a page
+# holds 75.
+PAGE_SIZE = 300
+
 Params = ParamSpec("Params")
 Result = TypeVar("Result")
 
@@ -102,12 +112,6 @@ def _translated(method: Callable[Params, Result]) -> Callable[Params, Result]:
             raise LaunchpadFailure(error_text(error)) from error
 
     return call
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _is_text(value: object, valid: Callable[[str], bool]) -> bool:
@@ -231,29 +235,66 @@ def connect(connection: Connection) -> Launchpad:
         ) from None
 
 
-def read_all(collection: Any, what: str) -> list[Any]:
-    """Every entry of a paged collection; LaunchpadFailure when pages fell short.
+def _entries(page: object, what: str) -> list[dict[str, Any]]:
+    """The entries of one page of a listing; LaunchpadFailure if it is not one."""
+    entries = page.get("entries") if isinstance(page, dict) else None
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise LaunchpadFailure(f"{what}: Launchpad sent something other than a page of entries")
+    return entries
 
-    launchpadlib follows `next_collection_link` until a page has none, so a listing
-    that stops early (a page lost between requests, a row that moved while paging)
-    would look complete. Deciding on part of an upload's binaries could step the
-    ones read and skip the others, so a listing with fewer entries than its first
-    page's `total_size` is a failed read, retried on the next run. When Launchpad
-    gives only a `total_size_link`, counting would cost a request: no check then.
+
+def _announced(page: Mapping[str, Any]) -> int | None:
+    total = page.get("total_size")
+    return total if isinstance(total, int) and not isinstance(total, bool) else None
+
+
+def read_pages(lp: Launchpad, url: str, what: str) -> list[dict[str, Any]]:
+    """Every entry of a paged listing, from its first page's URL; LaunchpadFailure when
+    the pages do not add up.
+
+    Launchpad pages by offset (lazr.batchnavigator's ListRangeFactory), so an entry
+    that moves while a client pages through (one published, or leaving a status the
+    listing asks for) shifts the others: one is then listed twice, or missed.
+    Deciding on part of an upload's binaries could step the ones read and skip the
+    others, so a listing with an entry twice, or with a number of entries other than
+    a `total_size` it announced, is a failed read, retried on the next run.
+    lazr.restful announces `total_size` on the last page always, and on the first
+    one too unless it gives a `total_size_link` instead (devel's named operations do,
+    when there is more than one page); that link would cost a request, so it is not
+    followed.
     """
-    entries = list(collection)
-    # The first page's representation, as lazr.restfulclient keeps it (no request).
-    first_page = getattr(getattr(collection, "_wadl_resource", None), "representation", None)
-    promised = first_page.get("total_size") if isinstance(first_page, dict) else None
-    if isinstance(promised, int) and not isinstance(promised, bool) and len(entries) != promised:
-        # More than announced is as bad as fewer: an entry published while the pages
-        # were read moves the others, and one of them is then listed twice.
-        raise LaunchpadFailure(
-            f"{what}: Launchpad listed {len(entries)} of the {promised} entries it announced"
-        )
-    links = [getattr(entry, "self_link", None) for entry in entries]
-    if len(set(links)) != len(links):
-        raise LaunchpadFailure(f"{what}: Launchpad listed an entry twice while paging")
+    entries: list[dict[str, Any]] = []
+    seen: set[object] = set()
+    announced: set[int] = set()
+    next_url: str | None = url
+    while next_url is not None:
+        content = lp._browser.get(next_url)
+        try:
+            page = json.loads(content)
+        except ValueError:
+            raise LaunchpadFailure(f"{what}: Launchpad sent a page that is not JSON") from None
+        listed = _entries(page, what)
+        for entry in listed:
+            link = entry.get("self_link")
+            if link in seen:
+                # Also what ends a next link that leads back to a page already read.
+                raise LaunchpadFailure(f"{what}: Launchpad listed an entry twice while paging")
+            seen.add(link)
+        entries.extend(listed)
+        total = _announced(page)
+        if total is not None:
+            announced.add(total)
+        following = page.get("next_collection_link")
+        next_url = following if isinstance(following, str) else None
+        if next_url is not None and not listed:
+            raise LaunchpadFailure(f"{what}: Launchpad sent an empty page before the last")
+    for total in sorted(announced):
+        if total != len(entries):
+            # More than announced is as bad as fewer: an entry published while the pages
+            # were read moves the others.
+            raise LaunchpadFailure(
+                f"{what}: Launchpad listed {len(entries)} of the {total} entries it announced"
+            )
     return entries
 
 
@@ -262,13 +303,18 @@ class SourceListing:
     """One source publication of a -updates listing, as plain data.
 
     `representation` is the entry's JSON as Launchpad sent it in the listing's page:
-    another thread's client binds it (`LaunchpadArchive.read_update`) and lists its
-    binaries without loading the publication again.
+    any thread's client reads the update's binaries from it without loading the
+    publication again.
     """
 
     source: str
     version: str
     representation: Mapping[str, Any] = field(compare=False, repr=False)
+
+    @property
+    def date_created(self) -> datetime | None:
+        """When the publication was created, which is when it was copied to -updates."""
+        return _parse_time(self.representation.get("date_created"))
 
 
 @dataclass(frozen=True)
@@ -282,34 +328,73 @@ GONE_FROM_UPDATES = Gone("no longer published in -updates (superseded or deleted
 FULLY_PHASED_ALREADY = Gone("fully phased")
 NO_ACTIVE_BINARIES = Gone("no active binaries in -updates (superseded or deleted)")
 
+# What the phaser reads of a binary_package_publishing_history entry. A listing keeps
+# only these of each entry it lists, so a week of a pocket's records stays small.
+BINARY_FIELDS = (
+    "self_link",
+    "binary_package_name",
+    "source_package_name",
+    "source_package_version",
+    "distro_arch_series_link",
+    "phased_update_percentage",
+    "is_debug",
+    "status",
+    "date_created",
+    "creator_link",
+)
+# One binary_package_publishing_history record, as those fields.
+BinaryRecord = Mapping[str, Any]
 
-def representation_of(entry: Any) -> dict[str, Any] | None:
-    """The JSON an entry of a collection page was built from, as lazr keeps it (no request)."""
-    representation = getattr(getattr(entry, "_wadl_resource", None), "representation", None)
-    return dict(representation) if isinstance(representation, dict) else None
+
+def binary_record(entry: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: entry.get(name) for name in BINARY_FIELDS}
 
 
-def _previous(history: list[Any], source: str, version: str) -> str | None:
+def by_upload(records: list[BinaryRecord]) -> dict[tuple[str, str], list[BinaryRecord]]:
+    """A listing's records grouped by the source name and version that built them."""
+    found: dict[tuple[str, str], list[BinaryRecord]] = {}
+    for record in records:
+        source, version = record.get("source_package_name"), record.get("source_package_version")
+        if isinstance(source, str) and isinstance(version, str):
+            found.setdefault((source, version), []).append(record)
+    return found
+
+
+def _parse_time(value: object) -> datetime | None:
+    """A date Launchpad sent (ISO 8601), in UTC; None for none or one that is not a date."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    else:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _previous(history: list[dict[str, Any]], source: str, version: str) -> str | None:
     """The newest version of `source` published in the series before `version`."""
     older = {
-        entry.source_package_version
+        entry.get("source_package_version")
         for entry in history
-        if entry.source_package_name == source
-        and entry.pocket in PREVIOUS_POCKETS
-        and entry.status in PREVIOUS_STATUSES
-        and _is_text(entry.source_package_version, is_version)
-        and compare_versions(entry.source_package_version, version) < 0
+        if entry.get("source_package_name") == source
+        and entry.get("pocket") in PREVIOUS_POCKETS
+        and entry.get("status") in PREVIOUS_STATUSES
+        and _is_text(entry.get("source_package_version"), is_version)
+        and compare_versions(str(entry.get("source_package_version")), version) < 0
     }
-    return max(older, key=version_key) if older else None
+    return max((str(v) for v in older), key=version_key) if older else None
 
 
-def _level(record: Any) -> int:
+def _level(record: BinaryRecord) -> int:
     """A record's percentage; Launchpad's None (fully phased) as FULLY_PHASED.
 
     Anything but a whole number from 0 to 100 is a failed read of the update, never
     a level the engine acts on.
     """
-    percentage = record.phased_update_percentage
+    percentage = record.get("phased_update_percentage")
     if percentage is None:
         return FULLY_PHASED
     if isinstance(percentage, bool) or not isinstance(percentage, int):
@@ -319,11 +404,12 @@ def _level(record: Any) -> int:
     return percentage
 
 
-def _order(record: Any) -> tuple[datetime, str]:
-    return (_utc(record.date_created) or datetime.min.replace(tzinfo=UTC), record.self_link)
+def _order(record: BinaryRecord) -> tuple[datetime, str]:
+    created = _parse_time(record.get("date_created")) or datetime.min.replace(tzinfo=UTC)
+    return (created, str(record.get("self_link")))
 
 
-def _predecessor(records: list[Any], record: Any) -> Any:
+def _predecessor(records: list[BinaryRecord], record: BinaryRecord) -> BinaryRecord | None:
     """The record `record` replaced (same binary and architecture), None for the first.
 
     The first record of a binary in an upload is the copy to -updates; every later one
@@ -333,49 +419,167 @@ def _predecessor(records: list[Any], record: Any) -> Any:
     return max(earlier, key=_order) if earlier else None
 
 
-def _binary(record: Any, predecessor: Any) -> BinaryPublication:
+def _link(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _binary(record: BinaryRecord, predecessor: BinaryRecord | None) -> BinaryPublication:
     return BinaryPublication(
-        self_link=record.self_link,
-        name=record.binary_package_name,
-        arch_link=record.distro_arch_series_link,
+        self_link=str(record.get("self_link")),
+        name=str(record.get("binary_package_name")),
+        arch_link=str(record.get("distro_arch_series_link")),
         percentage=_level(record),
-        is_debug=bool(record.is_debug),
-        date_created=_utc(record.date_created) or datetime.now(UTC),
-        set_by=None if predecessor is None else record.creator_link,
+        is_debug=bool(record.get("is_debug")),
+        date_created=_parse_time(record.get("date_created")) or datetime.now(UTC),
+        set_by=None if predecessor is None else _link(record.get("creator_link")),
         previous_percentage=None if predecessor is None else _level(predecessor),
     )
+
+
+def phasing_update(
+    series: Series,
+    publication: Mapping[str, Any],
+    records: list[BinaryRecord],
+    previous: str | None,
+) -> Update | Gone:
+    """The update a source publication in -updates is, from every record of its binaries
+    there (superseded ones too), or why it is not phasing.
+
+    The records' order does not matter: a listing of one upload's binaries and a
+    listing of the whole pocket, grouped by upload, give the same update.
+    """
+    source = str(publication.get("source_package_name"))
+    current: dict[tuple[str, str], BinaryRecord] = {}
+    history: dict[tuple[str, str], list[BinaryRecord]] = {}
+    highest = 0
+    for record in records:
+        name = record.get("binary_package_name")
+        if not _is_text(name, is_source_name):
+            # Binary names follow the source name syntax; this one is not a name. The
+            # log quotes it; the failure, which the public report shows, does not.
+            log.warning(
+                "%s %s: a binary is named %r, not a Debian package name", series.name, source, name
+            )
+            raise LaunchpadFailure(
+                f"{series.name} {source}: a binary's name is not a"
+                " Debian package name (the log quotes it)"
+            )
+        percentage = _level(record)  # every record's, superseded ones too
+        if not record.get("is_debug") and percentage < FULLY_PHASED:
+            highest = max(highest, percentage)
+        key = (str(name), str(record.get("distro_arch_series_link")))
+        history.setdefault(key, []).append(record)
+        if record.get("status") not in ACTIVE:
+            continue
+        best = current.get(key)
+        if best is None or _order(record) > _order(best):
+            current[key] = record
+    binaries = tuple(
+        _binary(record, _predecessor(history[key], record)) for key, record in current.items()
+    )
+    debs = [b for b in binaries if not b.is_debug]
+    if not debs:
+        return NO_ACTIVE_BINARIES
+    if all(b.percentage == FULLY_PHASED for b in debs):
+        return FULLY_PHASED_ALREADY
+    published = (
+        _parse_time(publication.get("date_published"))
+        or _parse_time(publication.get("date_created"))
+        or datetime.now(UTC)
+    )
+    return Update(
+        series=series,
+        source=source,
+        version=str(publication.get("source_package_version")),
+        previous_version=previous,
+        date_published=published,
+        self_link=str(publication.get("self_link")),
+        signer_link=_link(publication.get("package_signer_link")),
+        creator_link=_link(publication.get("package_creator_link")),
+        binaries=binaries,
+        highest_percentage=max(
+            highest, *(b.percentage for b in debs if b.percentage < FULLY_PHASED)
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class ArchiveRef:
+    """Ubuntu's primary archive as one client found it: all another client needs of it."""
+
+    self_link: str
+    type_link: str  # its resource_type_link, which names its named operations in the WADL
 
 
 class LaunchpadArchive:
     """The reads and writes of one cycle against Ubuntu's primary archive.
 
     One instance per thread: a launchpadlib client must not be shared between threads.
-    Entries are cached per instance, so a write goes through the client that read it.
+    What it reads it returns as plain data, which any other instance can use.
     """
 
     @_translated
-    def __init__(self, lp: Launchpad, archive_link: str | None = None) -> None:
+    def __init__(self, lp: Launchpad, found: ArchiveRef | None = None) -> None:
+        """`found`: the archive as another client found it, which costs this one no
+        request; without it, it is looked up (two requests)."""
         self.lp = lp
-        self._binaries: dict[str, Any] = {}
+        self._distribution: Any = None
+        # Each series' own representation, as `supported_series` listed it.
+        self._series: dict[str, dict[str, Any]] = {}
+        if found is None:
+            try:
+                self._distribution = lp.distributions["ubuntu"]
+                archive = self._distribution.main_archive
+                # Read now, by the thread that owns this client: other threads only
+                # need the strings, and must never touch this client's entries.
+                found = ArchiveRef(str(archive.self_link), str(archive.resource_type_link))
+            except Unauthorized:
+                raise CredentialsRejected(REJECTED) from None
+        self.ref = found
+
+    def _operation_url(
+        self, self_link: str, type_link: str, operation: str, params: Mapping[str, object]
+    ) -> str:
+        """The URL of a named GET operation's first page, `PAGE_SIZE` entries long.
+
+        Built from the WADL as launchpadlib's NamedOperation builds it (every value
+        JSON-encoded but those of parameters with a fixed list of options), so an
+        argument the WADL does not list fails here, before any request.
+        """
+        wadl = self.lp._wadl
         try:
-            if archive_link is None:
-                self.archive = lp.distributions["ubuntu"].main_archive
-            else:
-                self.archive = lp.load(archive_link)
-            # Read now, by the thread that owns this client: other threads only need
-            # the string, and must never touch this client's entries.
-            self.archive_link = str(self.archive.self_link)
-        except Unauthorized:
-            raise CredentialsRejected(REJECTED) from None
+            resource = WadlResource(wadl, self_link, wadl.get_resource_type(type_link).tag)
+        except (KeyError, ValueError):  # a type this WADL lacks, a link to another WADL
+            raise LaunchpadFailure(f"{self_link}: not an entry of Launchpad's WADL") from None
+        method = resource.get_method("get", query_params={"ws.op": operation})
+        if method is None:
+            raise LaunchpadFailure(f"Launchpad's WADL has no {operation} on {self_link}")
+        as_is = {
+            param.name
+            for param in method.request.query_params
+            if param.type == "binary" or len(param.options) > 0
+        }
+        encoded = {
+            name: value if name in as_is else json.dumps(value) for name, value in params.items()
+        }
+        url = str(method.build_request_url(**encoded))
+        return f"{url}{'&' if '?' in url else '?'}ws.size={PAGE_SIZE}"
+
+    def _archive_listing(self, operation: str, what: str, **params: object) -> list[dict[str, Any]]:
+        url = self._operation_url(self.ref.self_link, self.ref.type_link, operation, params)
+        return read_pages(self.lp, url, what)
 
     @_translated
     def supported_series(self, wanted: tuple[str, ...] = ()) -> list[Series]:
         """The series to phase: the ones named, or every supported stable one."""
         found: dict[str, Series] = {}
-        for entry in read_all(self.lp.distributions["ubuntu"].series, "ubuntu's series"):
-            if entry.status not in SUPPORTED_STATUSES:
+        if self._distribution is None:
+            self._distribution = self.lp.distributions["ubuntu"]
+        listing = f"{self._distribution.series_collection_link}?ws.size={PAGE_SIZE}"
+        for entry in read_pages(self.lp, listing, "ubuntu's series"):
+            if entry.get("status") not in SUPPORTED_STATUSES:
                 continue
-            name, version = entry.name, entry.version
+            name, version = entry.get("name"), entry.get("version")
             if not (
                 isinstance(name, str)
                 and is_series_name(name)
@@ -384,7 +588,8 @@ class LaunchpadArchive:
             ):
                 log.warning("skipping series %r %r: not a series name and version", name, version)
                 continue
-            found[name] = Series(name, version, entry.self_link)
+            found[name] = Series(name, version, str(entry.get("self_link")))
+            self._series[name] = entry
         unknown = [name for name in wanted if name not in found]
         if unknown:
             raise SetupError(
@@ -398,17 +603,21 @@ class LaunchpadArchive:
     @_translated
     def list_sources(self, series: Series, since: datetime | None = None) -> list[SourceListing]:
         """Every source publication in the series' -updates pocket."""
-        filters: dict[str, Any] = {}
+        filters: dict[str, object] = {}
         if since is not None:
             filters["created_since_date"] = since.astimezone(UTC).isoformat()
-        publications = self.archive.getPublishedSources(
-            distro_series=series.self_link, pocket="Updates", status="Published", **filters
-        )
         found = []
-        for spph in read_all(publications, f"{series.name} -updates"):
-            source, version = spph.source_package_name, spph.source_package_version
+        for spph in self._archive_listing(
+            "getPublishedSources",
+            f"{series.name} -updates",
+            distro_series=series.self_link,
+            pocket="Updates",
+            status="Published",
+            **filters,
+        ):
+            source, version = spph.get("source_package_name"), spph.get("source_package_version")
             if _is_text(source, is_source_name) and _is_text(version, is_version):
-                found.append(SourceListing(source, version, representation_of(spph) or {}))
+                found.append(SourceListing(str(source), str(version), spph))
             else:
                 log.warning(
                     "skipping %r %r in %s: not a Debian name and version",
@@ -419,6 +628,37 @@ class LaunchpadArchive:
         return found
 
     @_translated
+    def architectures(self, series: Series) -> list[str]:
+        """The self_links of the series' architectures (its distro_arch_series)."""
+        link = self._series.get(series.name, {}).get("architectures_collection_link")
+        if not isinstance(link, str):
+            link = str(self.lp.load(series.self_link).architectures_collection_link)
+        entries = read_pages(
+            self.lp, f"{link}?ws.size={PAGE_SIZE}", f"{series.name}'s architectures"
+        )
+        return [str(entry.get("self_link")) for entry in entries]
+
+    @_translated
+    def list_binaries(self, series: Series, arch_link: str, since: datetime) -> list[BinaryRecord]:
+        """Every binary record of one architecture of the series' -updates pocket created
+        since `since`, superseded ones too: the records of every upload copied there
+        since, with each change of their percentages (`BINARY_FIELDS` of each).
+
+        Oldest first: a record created while the pages are read is then listed last,
+        instead of moving every record after it to the next page.
+        """
+        arch = arch_link.rstrip("/").rsplit("/", 1)[-1]
+        entries = self._archive_listing(
+            "getPublishedBinaries",
+            f"{series.name} -updates binaries on {arch}",
+            distro_arch_series=arch_link,
+            pocket="Updates",
+            created_since_date=since.astimezone(UTC).isoformat(),
+            order_by_date_ascending=True,
+        )
+        return [binary_record(entry) for entry in entries]
+
+    @_translated
     def read_update(
         self,
         series: Series,
@@ -427,19 +667,22 @@ class LaunchpadArchive:
         *,
         listed: SourceListing | None = None,
         previous_version: str | None = None,
+        records: list[BinaryRecord] | None = None,
     ) -> Update | Gone:
-        """The update if its binaries are still phasing, else why not. One or two requests.
+        """The update if its binaries are still phasing, else why not.
 
-        Given the publication as `listed` (by this run's -updates listing, or as kept
-        from an earlier one), the binaries are read first: an update already fully
-        phased costs that one request, which is most of what a fresh database's full
-        listing holds. The previous version is then the one an earlier run found, or
-        one listing of the source's history in the series. Without `listed`, that
-        history listing gives the publication (as an entry of this thread's client) too.
+        `records`: every record of its binaries in -updates, as this run's listings of
+        the pocket gave them; without them, its binaries are listed (one request, given
+        the publication as `listed`). An update already fully phased costs that one
+        request, which is most of what a fresh database's full listing holds. The
+        previous version is then the one an earlier run found, or one listing of the
+        source's history in the series. Without `listed`, that history listing gives
+        the publication too.
         """
-        spph = self._bind(listed.representation) if listed is not None else None
-        if spph is not None:
-            found = self._phasing_update(series, spph, previous_version)
+        if listed is not None:
+            if records is None:
+                records = self._binaries_of(series, listed.representation)
+            found = phasing_update(series, listed.representation, records, previous_version)
             if isinstance(found, Gone) or previous_version is not None:
                 return found
             return replace(found, previous_version=self._previous(series, source, version))
@@ -447,112 +690,48 @@ class LaunchpadArchive:
         current = [
             entry
             for entry in history
-            if entry.source_package_name == source
-            and entry.source_package_version == version
-            and entry.pocket == "Updates"
-            and entry.status == "Published"
+            if entry.get("source_package_name") == source
+            and entry.get("source_package_version") == version
+            and entry.get("pocket") == "Updates"
+            and entry.get("status") == "Published"
         ]
         if not current:
             return GONE_FROM_UPDATES
-        return self._phasing_update(series, current[0], _previous(history, source, version))
+        return phasing_update(
+            series,
+            current[0],
+            self._binaries_of(series, current[0]),
+            _previous(history, source, version),
+        )
 
-    def _history(self, series: Series, source: str) -> list[Any]:
+    def _binaries_of(self, series: Series, publication: Mapping[str, Any]) -> list[BinaryRecord]:
+        """Every record of a source publication's binaries, superseded ones too."""
+        self_link, type_link = publication.get("self_link"), publication.get("resource_type_link")
+        if not (isinstance(self_link, str) and isinstance(type_link, str)):
+            raise LaunchpadFailure(
+                f"{series.name} {publication.get('source_package_name')}: a source"
+                " publication without its links"
+            )
+        url = self._operation_url(
+            self_link, type_link, "getPublishedBinaries", {"active_binaries_only": False}
+        )
+        entries = read_pages(
+            self.lp, url, f"{series.name} {publication.get('source_package_name')} binaries"
+        )
+        return [binary_record(entry) for entry in entries]
+
+    def _history(self, series: Series, source: str) -> list[dict[str, Any]]:
         """Every publication of `source` in the series, any pocket and status."""
-        return read_all(
-            self.archive.getPublishedSources(
-                distro_series=series.self_link, source_name=source, exact_match=True
-            ),
+        return self._archive_listing(
+            "getPublishedSources",
             f"{series.name} {source} publications",
+            distro_series=series.self_link,
+            source_name=source,
+            exact_match=True,
         )
 
     def _previous(self, series: Series, source: str, version: str) -> str | None:
         return _previous(self._history(series, source), source, version)
-
-    def _bind(self, representation: Mapping[str, Any]) -> Any:
-        """An entry of this client made from a representation another client read.
-
-        This is what lazr.restfulclient's `ServiceRoot.load` does once its GET has
-        answered (unchanged since 2009, and in Ubuntu 24.04's 0.14.6), without the GET.
-        None when the representation lacks what binding needs: the caller then reads
-        the publication itself.
-        """
-        type_link = representation.get("resource_type_link")
-        self_link = representation.get("self_link")
-        if not (isinstance(type_link, str) and isinstance(self_link, str)):
-            return None
-        wadl = self.lp._wadl
-        try:
-            resource_type = wadl.get_resource_type(type_link)
-        except (KeyError, ValueError):  # a type this WADL lacks, a link to another WADL
-            return None
-        return self.lp._create_bound_resource(
-            self.lp,
-            WadlResource(wadl, self_link, resource_type.tag),
-            dict(representation),
-            "application/json",
-            representation_needs_processing=False,
-        )
-
-    def _phasing_update(self, series: Series, spph: Any, previous: str | None) -> Update | Gone:
-        records = read_all(
-            spph.getPublishedBinaries(active_binaries_only=False),
-            f"{series.name} {spph.source_package_name} binaries",
-        )
-        current: dict[tuple[str, str], Any] = {}
-        history: dict[tuple[str, str], list[Any]] = {}
-        highest = 0
-        for record in records:
-            if not _is_text(record.binary_package_name, is_source_name):
-                # Binary names follow the source name syntax; this one is not a name. The
-                # log quotes it; the failure, which the public report shows, does not.
-                log.warning(
-                    "%s %s: a binary is named %r, not a Debian package name",
-                    series.name,
-                    spph.source_package_name,
-                    record.binary_package_name,
-                )
-                raise LaunchpadFailure(
-                    f"{series.name} {spph.source_package_name}: a binary's name is not a"
-                    " Debian package name (the log quotes it)"
-                )
-            percentage = _level(record)  # every record's, superseded ones too
-            if not record.is_debug and percentage < FULLY_PHASED:
-                highest = max(highest, percentage)
-            key = (record.binary_package_name, record.distro_arch_series_link)
-            history.setdefault(key, []).append(record)
-            if record.status not in ACTIVE:
-                continue
-            best = current.get(key)
-            if best is None or (_utc(record.date_created), record.self_link) > (
-                _utc(best.date_created),
-                best.self_link,
-            ):
-                current[key] = record
-        binaries = tuple(
-            _binary(record, _predecessor(history[key], record)) for key, record in current.items()
-        )
-        debs = [b for b in binaries if not b.is_debug]
-        if not debs:
-            return NO_ACTIVE_BINARIES
-        if all(b.percentage == FULLY_PHASED for b in debs):
-            return FULLY_PHASED_ALREADY
-        for record in current.values():
-            self._binaries[record.self_link] = record
-        published = _utc(spph.date_published) or _utc(spph.date_created) or datetime.now(UTC)
-        return Update(
-            series=series,
-            source=spph.source_package_name,
-            version=spph.source_package_version,
-            previous_version=previous,
-            date_published=published,
-            self_link=spph.self_link,
-            signer_link=spph.package_signer_link,
-            creator_link=spph.package_creator_link,
-            binaries=binaries,
-            highest_percentage=max(
-                highest, *(b.percentage for b in debs if b.percentage < FULLY_PHASED)
-            ),
-        )
 
     @_translated
     def account(self) -> str:
@@ -565,10 +744,20 @@ class LaunchpadArchive:
 
     @_translated
     def set_percentage(self, binary: BinaryPublication, percentage: int) -> None:
-        """Write one binary's percentage (100 means fully phased; Launchpad stores None)."""
-        entry = self._binaries.get(binary.self_link) or self.lp.load(binary.self_link)
+        """Write one binary's percentage (100 means fully phased; Launchpad stores None).
+
+        One POST of the named operation to the record's own link, as launchpadlib's
+        NamedOperation sends it. launchpadlib would then GET the record posted to
+        (`lp_refresh`), but that old record tells nothing: Launchpad answers the POST
+        itself with the new record (or null, when nothing changed). It rewrites this
+        record's architecture only (see `policy.writes_for`).
+        """
         try:
-            entry.changeOverride(new_phased_update_percentage=percentage)
+            self.lp._browser.post(
+                binary.self_link,
+                "changeOverride",
+                new_phased_update_percentage=json.dumps(percentage),
+            )
         except Unauthorized:
             raise CredentialsRejected(
                 "Launchpad refused the write (401): the token needs archive-admin rights"
