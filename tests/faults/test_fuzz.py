@@ -351,7 +351,7 @@ def test_a_deeply_nested_halts_file_is_a_usage_error(tmp_path: Path) -> None:
 
 @FUZZ
 @given(
-    package=name_like | any_text,
+    source=name_like | any_text,
     version=version_like | any_text,
     series=st.sampled_from(["noble", "jammy"]) | any_text,
     problem=st.sampled_from(
@@ -361,13 +361,13 @@ def test_a_deeply_nested_halts_file_is_a_usage_error(tmp_path: Path) -> None:
     reason=any_text,
 )
 def test_action_parameters_are_accepted_or_refused_by_name(
-    package: str, version: str, series: str, problem: str, reason: str
+    source: str, version: str, series: str, problem: str, reason: str
 ) -> None:
     cases: list[tuple[Callable[[], object], dict[str, str]]] = [
         (
-            lambda: OverrideParams(package, version, problem, reason, reason),
+            lambda: OverrideParams(source, version, problem, reason, reason),
             {
-                "package": package,
+                "source": source,
                 "version": version,
                 "problem": problem,
                 "by": reason,
@@ -375,12 +375,12 @@ def test_action_parameters_are_accepted_or_refused_by_name(
             },
         ),
         (
-            lambda: HaltParams(package, version, series, reason),
-            {"package": package, "version": version, "series": series, "reason": reason},
+            lambda: HaltParams(source, version, series, reason),
+            {"source": source, "version": version, "series": series, "reason": reason},
         ),
         (
-            lambda: ResumeParams(package, version, series, "sru-team", reason),
-            {"package": package, "version": version, "series": series, "reason": reason},
+            lambda: ResumeParams(source, version, series, "sru-team", reason),
+            {"source": source, "version": version, "series": series, "reason": reason},
         ),
     ]
     for make, params in cases:
