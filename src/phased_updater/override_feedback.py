@@ -220,7 +220,7 @@ def _override_json(override: Override) -> dict[str, Any]:
     return {
         "source": override.source,
         "version": override.version,
-        "thing": override.thing,
+        "problem": override.thing,
         "line": override.line,
         "origin": override.origin.to_json() if override.origin else None,
     }
@@ -229,7 +229,9 @@ def _override_json(override: Override) -> dict[str, Any]:
 def _override_from_json(data: object) -> Override | None:
     if not isinstance(data, dict):
         return None
-    values = [data.get(name) for name in ("source", "version", "thing")]
+    # "problem" since report schema 7, as the file's third field is called everywhere;
+    # runs recorded before it said "thing".
+    values = [data.get("source"), data.get("version"), data.get("problem", data.get("thing"))]
     line = data.get("line")
     if not all(isinstance(value, str) for value in values) or not isinstance(line, int):
         return None
