@@ -23,7 +23,8 @@ DEFAULT_BIND = "127.0.0.1:8080"
 THREADS = 4
 
 DESCRIPTION = """\
-Serve the report directory (index.html, phased-updates.json) over HTTP with waitress.
+Serve the report directory (phased-updates.html and index.html, phased-updates.json)
+over HTTP with waitress.
 Nothing is ever written; a directory is never listed; paths that would leave the
 directory get 404. /healthz answers 200 with a short JSON document while a report is
 there to serve, and 503 while the directory or its index.html is missing, or when the
