@@ -11,7 +11,7 @@ import pytest
 
 from phased_updater import __version__, cli
 from tests.doubles.errortracker import ErrorTrackerDouble
-from tests.doubles.launchpad import Fault, LaunchpadDouble
+from tests.doubles.launchpad import Fault, LaunchpadDouble, history_lookup
 from tests.doubles.scenarios import DEMO_NOW, demo_errors
 from tests.functional.engine import Engine
 from tests.functional.smtp_server import free_port
@@ -44,11 +44,10 @@ def test_a_cycle_logs_for_the_journal_one_line_per_record(
     engine: Engine, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("JOURNAL_STREAM", "8:12345")
-    # One update's binaries answer 500 with a body; launchpadlib's error text would
-    # carry every response header and this body.
-    engine.launchpad.faults.append(
-        Fault("GET", r"ws\.op=getPublishedBinaries", status=500, body=BODY)
-    )
+    # One update's own read (its history lookup; its binaries come with the pocket's
+    # listing) answers 500 with a body; launchpadlib's error text would carry every
+    # response header and this body.
+    engine.launchpad.faults.append(Fault("GET", history_lookup("hello"), status=500, body=BODY))
     assert engine.run() == 1
     lines = journal_lines(capsys.readouterr().err)
     texts = [m["text"] for m in lines]
