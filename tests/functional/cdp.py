@@ -25,7 +25,8 @@ from typing import Any
 
 import websocket
 
-FLAGS = [
+# Headless, sandbox-free (root in CI) and quiet: nothing reaches the network.
+HEADLESS = [
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
@@ -34,6 +35,9 @@ FLAGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+]
+FLAGS = [
+    *HEADLESS,
     "--hide-scrollbars",
     "--remote-debugging-port=0",
     "--remote-allow-origins=*",

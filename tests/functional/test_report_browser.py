@@ -32,18 +32,7 @@ from tests.unit import report_db, report_people
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--enable-logging=stderr",
-    "--v=0",
-]
+FLAGS = [*cdp.HEADLESS, "--enable-logging=stderr", "--v=0"]
 LIBFOO = "u-noble__libfoo__1.2-1ubuntu0.2"
 
 

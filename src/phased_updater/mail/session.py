@@ -201,39 +201,17 @@ class MailSession:
         stop = Stop.of(update, decision)
         if outbox.has_key(connection, stop.key):
             return  # this set of problems was mailed about already
-        if self.dry_run:
-            preview = _Preview(
-                stop.key,
-                compose.subject(stop),
-                compose.body(stop, self.settings.report_url, self.settings.how_to_override),
-                stop.file_name,
-                update.signer_link,
-                update.creator_link,
-            )
-            with self._lock:
-                self._previews.append(preview)
-            return
-        if not applied:
+        if not applied and not self.dry_run:
             return  # Launchpad still has it phasing: the next run stops it, and mails then
-        email_off = self.settings.smtp_host is None
-        added = outbox.queue(
+        self._queue(
             connection,
+            run_id,
+            update,
             key=stop.key,
-            run_id=run_id,
-            series=stop.series,
-            source=stop.source,
-            version=stop.version,
-            signer_link=update.signer_link,
-            creator_link=update.creator_link,
+            file_name=stop.file_name,
             subject=compose.subject(stop),
             body=compose.body(stop, self.settings.report_url, self.settings.how_to_override),
-            queued_at=self.now,
-            status=outbox.Status.SKIPPED if email_off else outbox.Status.PENDING,
-            last_error=outbox.EMAIL_OFF if email_off else None,
         )
-        if added:
-            with self._lock:
-                self._queued += 1
 
     def _remind(
         self, connection: sqlite3.Connection, run_id: int, update: Update, decision: Decision
@@ -253,16 +231,32 @@ class MailSession:
         )
         if message is None:
             return
-        subject = message.subject()
-        body = message.body(self.settings.report_url, self.settings.how_to_override)
+        self._queue(
+            connection,
+            run_id,
+            update,
+            key=message.key,
+            file_name=message.file_name,
+            subject=message.subject(),
+            body=message.body(self.settings.report_url, self.settings.how_to_override),
+        )
+
+    def _queue(
+        self,
+        connection: sqlite3.Connection,
+        run_id: int,
+        update: Update,
+        *,
+        key: str,
+        file_name: str,
+        subject: str,
+        body: str,
+    ) -> None:
+        """A stop's or a reminder's message: a preview in a dry run, else into the outbox
+        (skipped at once when email is off, so the report says why it was not sent)."""
         if self.dry_run:
             preview = _Preview(
-                message.key,
-                subject,
-                body,
-                message.file_name,
-                update.signer_link,
-                update.creator_link,
+                key, subject, body, file_name, update.signer_link, update.creator_link
             )
             with self._lock:
                 self._previews.append(preview)
@@ -270,7 +264,7 @@ class MailSession:
         email_off = self.settings.smtp_host is None
         added = outbox.queue(
             connection,
-            key=message.key,
+            key=key,
             run_id=run_id,
             series=update.series.name,
             source=update.source,
