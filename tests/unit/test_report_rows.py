@@ -57,8 +57,8 @@ def test_a_row_lists_its_binaries_and_is_found_by_them(view: ReportView) -> None
     libfoo = find(view, "libfoo")
     # The run keeps its debs: apt phases no debug symbols.
     assert libfoo.binaries == ("libfoo-dev (amd64)", "libfoo1 (amd64, arm64)")
-    assert libfoo.search_text == "libfoo 1.2-1ubuntu0.2 libfoo-dev libfoo1"
-    assert 'data-search="libfoo 1.2-1ubuntu0.2 libfoo-dev libfoo1"' in (report_html.render(view))
+    # The filter matches the source, the version and these (report.js).
+    assert 'data-binaries="libfoo-dev libfoo1"' in (report_html.render(view))
 
 
 def test_a_row_says_who_was_mailed_and_who_was_not(view: ReportView) -> None:
@@ -85,7 +85,10 @@ def test_a_stop_gives_its_override_lines_and_a_halt_its_resume_command(view: Rep
         ' --by YOUR-LAUNCHPAD-ID --reason "WHY IT MAY PHASE AGAIN"'
     )
     html = report_html.render(view)
-    assert f'data-copy="libfoo, 1.2-1ubuntu0.2, {report_db.CRASH_URL}"' in html
+    # The copy button copies the block beside it (report.js): the lines, once.
+    line = f"libfoo, 1.2-1ubuntu0.2, {report_db.CRASH_URL}"
+    assert f'<pre class="lines">{line}</pre><button type="button" class="copy" hidden>' in html
+    assert html.count(line) == 1
     assert "To resume it (halted by Jane Reviewer), run:" in html
 
 
@@ -107,7 +110,7 @@ def test_changed_since_the_last_run_is_exactly_the_state_changes(view: ReportVie
     assert changed == {"tzdata": "phasing", "curl": None}
     assert view.changed == 2
     html = report_html.render(view)
-    assert html.count('data-changed="1"') == 2
+    assert html.count('<span class="badge changed"') == 2
     assert "<b>2</b> changed since the last run" in html
 
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+from collections.abc import Mapping
 
 import jinja2
 from markupsafe import Markup
 
-from phased_updater.report.view import ReportView
+from phased_updater.report.view import ReportView, UpdateView
 from phased_updater.text import encodable
 
 
@@ -54,25 +55,58 @@ def environment() -> jinja2.Environment:
     return env
 
 
+def _bar_widths() -> str:
+    """A class per percentage, `.w0` to `.w100`, for a short row's level bar.
+
+    The Content-Security-Policy allows no style attribute, and a class costs a large
+    report's row a few bytes where the full row's SVG bar costs some 200.
+    """
+    return "".join(f".bar .w{n}{{width:{n}%}}" for n in range(101)) + "\n"
+
+
 @functools.cache
 def _assets() -> tuple[str, str]:
     env = environment()
     # The loader reads them as plain text; they contain no template syntax.
     css = env.loader.get_source(env, "report.css")[0] if env.loader else ""
     script = env.loader.get_source(env, "report.js")[0] if env.loader else ""
-    return css, script
+    return css + _bar_widths(), script
 
 
-def render(view: ReportView) -> str:
+def stylesheet() -> str:
+    """The report's stylesheet, as the page carries it inline and its update pages link it."""
+    return _assets()[0]
+
+
+def render(
+    view: ReportView,
+    details_dir: str | None = None,
+    details_pages: Mapping[str, str] | None = None,
+) -> str:
+    """index.html. A large report's update pages are in `details_dir` (relative to
+    it), under the names `details_pages` gives by anchor; without them, every row is
+    whole."""
     css, script = _assets()
     template = environment().get_template("report.html")
     # `encodable`: the last defence, should text from outside have kept a lone surrogate.
     return encodable(
         template.render(
             view=view,
+            details_dir=None if view.details_inline or details_pages is None else details_dir,
+            details_pages=details_pages or {},
             css=Markup(css),  # noqa: S704 - our own stylesheet, shipped with the package
             script=Markup(script),  # noqa: S704 - our own script, shipped with the package
             style_hash=_csp_hash(css),
             script_hash=_csp_hash(script),
         )
     )
+
+
+def render_details(view: ReportView, update: UpdateView, *, back: str, stylesheet: str) -> str:
+    """The page of one update of a large report: its whole row, log open.
+
+    `back` is the report's page and `stylesheet` the report's stylesheet, as links
+    relative to where this page is written.
+    """
+    template = environment().get_template("details.html")
+    return encodable(template.render(view=view, u=update, back=back, stylesheet=stylesheet))

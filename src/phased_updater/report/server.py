@@ -1,11 +1,13 @@
 """A small read-only WSGI app that serves the report directory, and /healthz.
 
-Only plain file names are served: every path segment must match `_SEGMENT` (letters,
-digits, `.`, `_`, `-`, not starting with a dot), so `..`, encoded slashes or
-backslashes, NUL bytes and hidden files (the publisher's temporary files start with a
-dot) are refused before the file system is asked. The resolved path must still lie
-inside the directory, which also refuses symlinks that point out of it. Refusals are
-404, a missing report directory is 503, and no error ever shows a traceback.
+Only the report's own files are served (index.html under both its names, the JSON,
+run-status.json, and a large report's update pages), by plain names: every path
+segment must match `_SEGMENT` (letters, digits, `.`, `_`, `-`, not starting with a
+dot), so `..`, encoded slashes or backslashes, NUL bytes and hidden files (the
+publisher's temporary files start with a dot) are refused before the file system is
+asked. The resolved path must still lie inside the directory, which also refuses
+symlinks that point out of it. Refusals are 404, a missing report directory is 503,
+and no error ever shows a traceback.
 
 Each file is opened once and its ETag, Last-Modified and body all come from that one
 open file, so a report swapped in meanwhile (by rename) never mixes old and new. Text
@@ -32,7 +34,7 @@ from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
-from phased_updater.report import metrics, run_status
+from phased_updater.report import details, metrics, run_status
 from phased_updater.report.publish import HTML_NAME, JSON_NAME, PAGE_NAME
 from phased_updater.report.run_status import SNAPSHOT_NAME
 
@@ -46,6 +48,7 @@ INDEX = "index.html"
 # FIFO or device, nothing else someone put in the directory).
 SERVED = frozenset({HTML_NAME, PAGE_NAME, JSON_NAME, SNAPSHOT_NAME})
 MAX_AGE = 60  # seconds: the report changes every few hours, a reload should see it soon
+IMMUTABLE = "public, max-age=86400, immutable"
 _SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}")
 _GENERATED = re.compile(rb'<meta name="generated" content="([0-9T:+\-]{19,32})">')
 CONTENT_TYPES = {
@@ -217,7 +220,7 @@ class ReportApp:
         if not self.report_dir.is_dir():
             return _text(503, "no report yet: the report directory is missing")
         relative = safe_relative(path_info)
-        if relative is None or relative not in SERVED:
+        if relative is None or not (relative in SERVED or details.is_served(relative)):
             return _text(404, "not found")
         response = self.file(relative, environ)
         if response is None and relative == PAGE_NAME:
@@ -256,6 +259,9 @@ class ReportApp:
         if not stat.S_ISREG(info.st_mode):
             os.close(descriptor)
             return None  # a directory (never listed), a FIFO, a device
+        # An update page's name changes whenever its contents do (report/details.py).
+        update_page = relative not in SERVED
+        cache_control = IMMUTABLE if update_page else f"public, max-age={MAX_AGE}"
         with os.fdopen(descriptor, "rb") as stream:
             file_etag = etag_for(info)
             compressible = target.suffix in COMPRESSIBLE
@@ -264,7 +270,7 @@ class ReportApp:
             etag = f'{file_etag[:-1]}-gzip"' if gzipped else file_etag
             headers = [
                 ("Content-Type", CONTENT_TYPES.get(target.suffix, "application/octet-stream")),
-                ("Cache-Control", f"public, max-age={MAX_AGE}"),
+                ("Cache-Control", cache_control),
                 ("ETag", etag),
                 ("Last-Modified", formatdate(info.st_mtime, usegmt=True)),
             ]
@@ -280,6 +286,10 @@ class ReportApp:
                 return Response(304, headers)
             if not gzipped:
                 return Response(200, headers, stream.read())
+            if update_page:
+                # A few KB, each asked for rarely: kept, 2,000 a publish would pile up.
+                body = gzip.compress(stream.read(), compresslevel=GZIP_LEVEL, mtime=0)
+                return Response(200, headers, body)
             kept = self._compressed.get(relative)
             if kept is None or kept.etag != file_etag:
                 # mtime=0: the same file always gives the same bytes.

@@ -51,6 +51,13 @@ LAUNCHPAD_SOURCE = "https://launchpad.net/ubuntu/+source/{source}/{version}"
 LAUNCHPAD_PERSON = "https://launchpad.net/~{name}"
 # A stop (or halt) older than this folds into its own section under the fresh ones.
 LONG_STOPPED = timedelta(days=14)
+# Up to this many updates, a page carries every update's timeline and decision log, so
+# it is whole as one file (mailed, attached, opened from disk): the common size, tens
+# to low hundreds. Beyond it the page would grow by some 4 KB an update (9 MB at
+# 2,000 with a year of history) and a browser would lay out every log; so each row
+# keeps what the SRU team scans for and links to a page of its own with the rest,
+# which the page's script shows in place (report/details.py).
+INLINE_DETAILS_MAX = 300
 # How the report names a problem's kind in a sentence.
 KIND_WORDS = {
     "new-crash": "a new crash",
@@ -238,17 +245,8 @@ class UpdateView:
         return self.signer is not None and self.creator is not None and self.signer != self.creator
 
     @property
-    def search_text(self) -> str:
-        """What the filter's text is matched against: source, version and binary names."""
-        return " ".join((self.source, self.version, *self.binary_names)).lower()
-
-    @property
     def open_problems(self) -> int:
         return sum(1 for p in self.problems if not p.overridden)
-
-    @property
-    def sort_since(self) -> str:
-        return self.since.iso
 
 
 @dataclass(frozen=True)
@@ -453,6 +451,14 @@ class ReportView:
     changed: int = 0  # updates whose state this run changed (or first decided on)
     # The run's interval: the page warns when it is more than two of these old.
     interval_seconds: int = 0
+    # Whether each update's timeline and decision log are in the page itself; when
+    # not (a large report), each row links to a page of its own (report/details.py).
+    details_inline: bool = True
+
+    @property
+    def updates(self) -> tuple[UpdateView, ...]:
+        """Every update the page shows, section by section."""
+        return tuple(u for section in self.sections for u in section.updates)
 
     @property
     def incomplete(self) -> bool:
@@ -816,8 +822,13 @@ def build(
     *,
     deliveries: Sequence[DeliveryView] | None = None,
     email_off: bool = False,
+    inline_limit: int = INLINE_DETAILS_MAX,
 ) -> ReportView:
-    """The whole page. Without `deliveries` and with email on, no mail panel is shown."""
+    """The whole page. Without `deliveries` and with email on, no mail panel is shown.
+
+    With more than `inline_limit` updates, their details are not inline (see
+    INLINE_DETAILS_MAX).
+    """
     run = report.run
     panel, links = (
         overrides_panel(report.overrides, report.records, run.started, report.now)
@@ -877,6 +888,7 @@ def build(
     )
     shown = {u.anchor for group in updates.values() for u in group}
     return ReportView(
+        details_inline=len(shown) <= inline_limit,
         generated=moment(report.generated, report.now),
         rendered=moment(report.now, report.now),
         rerendered=abs(report.now - report.generated) > timedelta(minutes=1),

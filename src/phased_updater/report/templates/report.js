@@ -1,7 +1,8 @@
 (function () {
   "use strict";
   // Filtering and sorting of the update tables, the copy buttons, the warning that the
-  // report is stale, and opening the update a link points to. The page reads fully
+  // report is stale, opening the update a link points to, and showing a large
+  // report's update pages in place. The page reads fully
   // without this script; the controls and copy buttons stay hidden then.
   var doc = document;
   var root = doc.documentElement;
@@ -16,26 +17,47 @@
   var total = 0;
   var sorted = "";  // the order the rows are in now: re-appended only when it changes
 
+  // What the filter and the sort go by, read once from each row's own cells (the page
+  // does not repeat them in attributes: at 2,000 rows that is some 400 KB).
+  function cellText(body, selector) {
+    var found = body.querySelector(selector);
+    return found ? found.textContent.trim() : "";
+  }
+  function describe(body, order) {
+    var since = body.querySelector("td.when time");
+    var source = cellText(body, ".name");
+    var version = cellText(body, ".version");
+    return {
+      order: order,
+      source: source,
+      series: cellText(body, "td.series"),
+      state: body.classList[1] || "",
+      percentage: parseInt(cellText(body, ".pct b"), 10) || 0,
+      since: since ? since.getAttribute("datetime") : "",
+      search: [source, version, body.getAttribute("data-binaries") || ""].join(" ").toLowerCase(),
+      changed: body.querySelector(".badge.changed") !== null
+    };
+  }
   tables.forEach(function (table) {
     [].slice.call(table.tBodies).forEach(function (body, index) {
-      body.setAttribute("data-order", String(index));
+      body.phasing = describe(body, index);
       total += 1;
     });
   });
 
   function compare(key) {
     return function (a, b) {
-      var x = a.dataset, y = b.dataset;
+      var x = a.phasing, y = b.phasing;
       if (key === "name") {
         return x.source.localeCompare(y.source) || x.series.localeCompare(y.series);
       }
       if (key === "percentage") {
-        return Number(y.percentage) - Number(x.percentage) || Number(x.order) - Number(y.order);
+        return y.percentage - x.percentage || x.order - y.order;
       }
       if (key === "since") {
-        return x.since.localeCompare(y.since) || Number(x.order) - Number(y.order);
+        return x.since.localeCompare(y.since) || x.order - y.order;
       }
-      return Number(x.order) - Number(y.order);
+      return x.order - y.order;
     };
   }
 
@@ -53,17 +75,17 @@
   }
 
   function apply() {
-    var text = name.value.trim().toLowerCase();
+    var words = name.value.trim().toLowerCase();
     var shown = 0;
     reorder();
     tables.forEach(function (table) {
       var visible = 0;
       [].forEach.call(table.tBodies, function (body) {
-        var data = body.dataset;
-        var match = (!text || data.search.indexOf(text) !== -1) &&
-          (!series.value || data.series === series.value) &&
-          (!state.value || data.state === state.value) &&
-          (!changed.checked || data.changed === "1");
+        var row = body.phasing;
+        var match = (!words || row.search.indexOf(words) !== -1) &&
+          (!series.value || row.series === series.value) &&
+          (!state.value || row.state === state.value) &&
+          (!changed.checked || row.changed);
         if (body.hidden === match) {
           body.hidden = !match;  // only rows whose visibility changes are touched
         }
@@ -74,18 +96,18 @@
       section.querySelector(".empty").hidden = visible > 0;
       table.hidden = visible === 0;
       // A folded section (long stops, completed) opens when a search finds rows in it.
-      if ((text || changed.checked) && visible > 0 && section.tagName === "DETAILS") {
+      if ((words || changed.checked) && visible > 0 && section.tagName === "DETAILS") {
         section.open = true;
       }
       shown += visible;
     });
-    var filtered = text || series.value || state.value || changed.checked;
+    var filtered = words || series.value || state.value || changed.checked;
     summary.textContent = filtered ? shown + " of " + total + " updates" : "";
     if (state.value === "complete") {
       doc.getElementById("complete").open = true;
     }
     var query = new URLSearchParams();
-    if (text) { query.set("q", text); }
+    if (words) { query.set("q", words); }
     if (series.value) { query.set("series", series.value); }
     if (state.value) { query.set("state", state.value); }
     if (sort.value) { query.set("sort", sort.value); }
@@ -100,11 +122,20 @@
     }
   }
 
-  // One pass per pause in typing, not one per key: a page of 2,000 rows stays responsive.
+  // One pass per pause in typing, not one per key: the pause waited for is what the
+  // last pass took (at most 150 ms). Where a pass is cheap the filter follows each
+  // key at once; where it is dear (a slow phone, a long page) keys typed in a burst
+  // cost one pass, not one each.
   var pending = 0;
+  var cost = 0;
+  function timed() {
+    var started = window.performance.now();
+    apply();
+    cost = window.performance.now() - started;
+  }
   function soon() {
     if (pending) { window.clearTimeout(pending); }
-    pending = window.setTimeout(function () { pending = 0; apply(); }, 120);
+    pending = window.setTimeout(function () { pending = 0; timed(); }, Math.min(150, cost));
   }
 
   function choose(select, value) {
@@ -125,9 +156,56 @@
     }
     var outer = target.closest("details.section");
     if (outer) { outer.open = true; }
-    target.querySelector("details.log").open = true;
     target.scrollIntoView();
+    if (!expand(target, true)) {
+      var log = target.querySelector("details.log");
+      if (log) { log.open = true; }
+    }
   }
+
+  // A large report's short rows (their History cell links to the update's own page):
+  // the page is fetched and its whole row, timeline and log shown in place of the
+  // short one. From disk the browser fetches nothing, so the link opens the page.
+  var served = location.protocol === "http:" || location.protocol === "https:";
+  function expand(body, focus) {
+    var link = body.querySelector("a.more");
+    if (!served || !link || !body.classList.contains("compact")) {
+      return false;
+    }
+    if (body.classList.contains("loading")) {
+      return true;
+    }
+    body.classList.add("loading");
+    window.fetch(link.getAttribute("href"), {credentials: "same-origin"}).then(function (response) {
+      if (!response.ok) { throw new Error("HTTP " + response.status); }
+      return response.text();
+    }).then(function (text) {
+      var full = new DOMParser().parseFromString(text, "text/html").querySelector("tbody.update");
+      if (!full || full.id !== body.id) { throw new Error("not this update's page"); }
+      var rows = [].map.call(full.rows, function (row) { return doc.importNode(row, true); });
+      body.textContent = "";
+      rows.forEach(function (row) { body.appendChild(row); });
+      body.classList.remove("loading", "compact");
+      body.classList.add("expanded");
+      wireCopies(body);
+      if (focus) { body.scrollIntoView(); }
+    }).catch(function (error) {
+      body.classList.remove("loading");
+      var cell = link.parentNode;
+      var note = cell.querySelector(".error") || cell.appendChild(doc.createElement("p"));
+      note.className = "error";
+      note.textContent = "Could not show it here (" + error.message + "); the link opens it, " +
+        "or reload the report if it is older than this one.";
+    });
+    return true;
+  }
+  doc.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("a.more");
+    if (!link || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) {
+      return;
+    }
+    if (expand(link.closest("tbody.update"), false)) { event.preventDefault(); }
+  });
 
   // Copy buttons: the clipboard API where the page may use it, else a selection.
   function copied(button, text) {
@@ -146,20 +224,24 @@
     doc.body.removeChild(area);
     if (done) { copied(button, text); } else { button.textContent = "Select and copy"; }
   }
-  [].forEach.call(doc.querySelectorAll("button.copy"), function (button) {
-    button.hidden = false;
-    button.addEventListener("click", function () {
-      var text = button.getAttribute("data-copy");
-      if (navigator.clipboard && navigator.clipboard.writeText) {
-        navigator.clipboard.writeText(text).then(
-          function () { copied(button, text); },
-          function () { copyBySelection(button, text); }
-        );
-      } else {
-        copyBySelection(button, text);
-      }
+  function wireCopies(within) {
+    [].forEach.call(within.querySelectorAll("button.copy"), function (button) {
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        // What is copied is what the page shows, in the block beside the button.
+        var text = button.parentNode.querySelector("pre.lines").textContent;
+        if (navigator.clipboard && navigator.clipboard.writeText) {
+          navigator.clipboard.writeText(text).then(
+            function () { copied(button, text); },
+            function () { copyBySelection(button, text); }
+          );
+        } else {
+          copyBySelection(button, text);
+        }
+      });
     });
-  });
+  }
+  wireCopies(doc);
 
   // A page is written every run: one more than two runs old means runs have stopped,
   // and what it says is due "in 3h" may be long past. Measured with the reader's clock.
