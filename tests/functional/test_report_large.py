@@ -25,7 +25,13 @@ from phased_updater.report.publish import publish
 from phased_updater.store import Store
 from tests.functional import cdp
 from tests.functional.report_server import running
-from tests.functional.test_report_browser import LIBFOO, LIBFOO_ROW, chromium, visible_updates
+from tests.functional.test_report_browser import (
+    LIBFOO,
+    LIBFOO_ROW,
+    chromium,
+    summary_says,
+    visible_updates,
+)
 from tests.unit import report_db
 
 __all__ = ["chromium"]  # the fixture, shared with the small report's tests
@@ -117,7 +123,7 @@ def test_the_served_page_shows_an_update_in_place(page: cdp.Page, large_url: str
     assert page.evaluate("navigator.clipboard.readText()", gesture=True) == shown
     # The filter still finds it, whole now, and hides the others.
     page.type_text("#f-name", "libfoo")
-    page.evaluate("new Promise(function (r) { setTimeout(r, 200); })")
+    summary_says(page, "1 of 10 updates")
     assert visible_updates(page) == [LIBFOO]
 
 

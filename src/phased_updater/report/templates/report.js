@@ -92,7 +92,8 @@
         visible += match ? 1 : 0;
       });
       var section = table.closest(".section");
-      section.querySelector(".count").textContent = String(visible);
+      var count = section.querySelector(".count");
+      if (count.textContent !== String(visible)) { count.textContent = String(visible); }
       section.querySelector(".empty").hidden = visible > 0;
       table.hidden = visible === 0;
       // A folded section (long stops, completed) opens when a search finds rows in it.
@@ -122,19 +123,24 @@
     }
   }
 
-  // One pass per pause in typing, not one per key: the pause waited for is what the
-  // last pass took (at most 150 ms). Where a pass is cheap the filter follows each
-  // key at once; where it is dear (a slow phone, a long page) keys typed in a burst
-  // cost one pass, not one each.
+  // A key typed after a pause is followed at once; keys typed faster than a pass takes
+  // (a slow phone, a long page) wait for a pause as long as the last pass took (at
+  // most 150 ms), and cost one pass together rather than one each.
   var pending = 0;
   var cost = 0;
+  var finished = -Infinity;
   function timed() {
     var started = window.performance.now();
     apply();
-    cost = window.performance.now() - started;
+    finished = window.performance.now();
+    cost = finished - started;
   }
   function soon() {
-    if (pending) { window.clearTimeout(pending); }
+    if (pending) { window.clearTimeout(pending); pending = 0; }
+    if (window.performance.now() - finished > 2 * cost) {
+      timed();
+      return;
+    }
     pending = window.setTimeout(function () { pending = 0; timed(); }, Math.min(150, cost));
   }
 
