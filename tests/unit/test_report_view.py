@@ -242,17 +242,17 @@ def test_rerendering_later_measures_from_the_given_time(store: Store, last_run: 
     assert section_sources(view, "complete") == ["tzdata"]
 
 
-def test_the_report_is_built_from_four_queries(store: Store, last_run: RunRecord) -> None:
-    # The run's decisions; every update's history, narrow, to fold repeats; the whole
-    # rows of the folds (one query per 500 of them); the outbox, once. The uploads come
-    # with the run's summary. Never one query per update.
+def test_the_report_is_built_from_three_queries(store: Store, last_run: RunRecord) -> None:
+    # The run's decisions; every update's history, folded by SQLite, with the whole
+    # rows of the folds; the outbox, once. The uploads come with the run's summary.
+    # Never one query per update.
     statements: list[str] = []
     store.db.set_trace_callback(statements.append)
     data = ReportInput.load(store, last_run)
     report_view.build(data)
     store.db.set_trace_callback(None)
     selects = [s for s in statements if s.lstrip().upper().startswith(("SELECT", "WITH"))]
-    assert len(selects) == 4, selects
+    assert len(selects) == 3, selects
 
 
 def test_moments_are_utc() -> None:
