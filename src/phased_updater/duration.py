@@ -22,6 +22,7 @@ days, so anything beyond a year is a mistake, not a wish.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -119,6 +120,8 @@ def parse_timestamp(text: str) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+# Cached: a report writes the same few thousand run times tens of thousands of times.
+@functools.lru_cache(maxsize=16384)
 def format_timestamp(moment: datetime) -> str:
     """``moment`` in UTC to the second, as `parse_timestamp` reads it back."""
     return moment.astimezone(UTC).isoformat(timespec="seconds")

@@ -8,6 +8,7 @@ public report.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -38,6 +39,9 @@ def one_line(text: str, limit: int | None = None) -> str:
     return flat
 
 
+# A report repeats the same few reasons thousands of times ("no regressions; at 10%
+# for 6h"): each is redacted once.
+@functools.lru_cache(maxsize=8192)
 def redact(text: str) -> str:
     """Free text fit to publish: no email address, no user:password in a URL.
 

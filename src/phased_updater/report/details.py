@@ -22,8 +22,9 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from phased_updater.atomic_write import STALE_AFTER_SECONDS
@@ -55,27 +56,38 @@ def page_names(anchors: Sequence[str]) -> dict[str, str]:
     return {anchor: f"{index}.html" for index, anchor in enumerate(anchors)}
 
 
-def write(report_dir: Path, name: str, pages: Mapping[str, str], stylesheet: str) -> Path:
-    """Write directory `name` of update pages (text by file name) whole; return its path."""
+def write(
+    report_dir: Path,
+    name: str,
+    pages: Mapping[str, str],
+    stylesheet: str,
+    meanwhile: Callable[[], None] = lambda: None,
+) -> Path:
+    """Write directory `name` of update pages (text by file name) whole; return its path.
+
+    `meanwhile` runs in this thread while another flushes the files to disk (fsync
+    waits on the disk, and releases the GIL), before the directory is renamed into
+    place; it runs once whatever happens, unless the files could not even be written.
+    """
     parent = report_dir / DIRECTORY
     target = parent / name
     if target.is_dir():
+        meanwhile()
         return target  # the same contents, published before
     parent.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(dir=parent, prefix=f"{_TEMPORARY}{name}."))
     try:
-        files = [(partial / STYLESHEET, stylesheet)]
-        files += [(partial / file_name, text) for file_name, text in pages.items()]
-        for path, text in files:
+        paths = [partial / STYLESHEET, *(partial / file_name for file_name in pages)]
+        for path, text in zip(paths, [stylesheet, *pages.values()], strict=True):
             path.write_bytes(text.encode("utf-8"))
-        # Flushed after all are written, not one by one: the kernel writes them back
-        # together, and each fsync then finds little left to do.
-        for path, _ in files:
-            descriptor = os.open(path, os.O_RDONLY)
-            try:
-                os.fsync(descriptor)
-            finally:
-                os.close(descriptor)
+        flushing = _Flush(paths)
+        flushing.start()
+        try:
+            meanwhile()
+        finally:
+            flushing.join()
+        if flushing.error is not None:
+            raise flushing.error
         partial.chmod(0o755)
         try:
             os.replace(partial, target)
@@ -88,6 +100,27 @@ def write(report_dir: Path, name: str, pages: Mapping[str, str], stylesheet: str
         shutil.rmtree(partial, ignore_errors=True)
         raise
     return target
+
+
+class _Flush(threading.Thread):
+    """fsync of each file, after all are written: the kernel writes them back together,
+    and each fsync then finds little left to do."""
+
+    def __init__(self, paths: Sequence[Path]) -> None:
+        super().__init__(name="flush update pages", daemon=True)
+        self.paths = paths
+        self.error: OSError | None = None
+
+    def run(self) -> None:
+        try:
+            for path in self.paths:
+                descriptor = os.open(path, os.O_RDONLY)
+                try:
+                    os.fsync(descriptor)
+                finally:
+                    os.close(descriptor)
+        except OSError as error:
+            self.error = error
 
 
 def prune(report_dir: Path, keep: str | None, now: float | None = None) -> list[str]:

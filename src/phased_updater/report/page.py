@@ -49,6 +49,9 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        # The templates ship with the package: no stat of each file on every render
+        # (a large report renders one page per update).
+        auto_reload=False,
     )
     env.filters["number"] = _number
     env.filters["share"] = _share

@@ -49,17 +49,22 @@ def publish(
     """
     data = ReportInput.load(store, run, now)
     shown = view.build(data, deliveries=deliveries, email_off=email_off, inline_limit=inline_limit)
+    json_path = report_dir / JSON_NAME
+
+    def write_json() -> None:
+        write_atomically(json_path, document.render(document.build_from(data)))
+
     kept = None
     if shown.details_inline:
+        write_json()
         html = page.render(shown)
     else:
         names, pages = update_pages(shown)
         stylesheet = page.stylesheet()
         kept = details.directory_name(shown.run, pages, stylesheet)
-        details.write(report_dir, kept, pages, stylesheet)
+        # The JSON is rendered and written while the update pages are flushed to disk.
+        details.write(report_dir, kept, pages, stylesheet, meanwhile=write_json)
         html = page.render(shown, details_dir=f"{details.DIRECTORY}/{kept}", details_pages=names)
-    json_path = report_dir / JSON_NAME
-    write_atomically(json_path, document.render(document.build_from(data)))
     page_path = report_dir / PAGE_NAME
     write_atomically(page_path, html)
     html_path = report_dir / HTML_NAME

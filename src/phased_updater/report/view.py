@@ -9,6 +9,7 @@ them inert, and `redact` removes addresses and credentials from free text.
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 from collections import Counter
@@ -125,11 +126,12 @@ class Moment:
     at: datetime
     relative: str  # "in 3h20m", "2d4h ago", "now"
 
-    @property
+    # Cached: a template asks for each several times, and a large report has thousands.
+    @functools.cached_property
     def iso(self) -> str:
         return self.at.astimezone(UTC).isoformat(timespec="seconds")
 
-    @property
+    @functools.cached_property
     def text(self) -> str:
         return self.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
@@ -406,6 +408,7 @@ def _kinds(text: str) -> str:
     return " and ".join(words)
 
 
+@functools.lru_cache(maxsize=8192)  # the same reasons, thousands of times in a large report
 def plain_reason(reason: str) -> str:
     """A recorded reason in words: "1 problem not overridden (increased-rate)" (as the
     history keeps it) reads "a higher crash rate than ..., not overridden"."""
@@ -474,7 +477,11 @@ class ReportView:
 
 def relative(moment: datetime, now: datetime) -> str:
     """`moment` from `now`, to the two largest units: "in 3h20m", "2d4h ago"."""
-    seconds = round((moment - now).total_seconds() / 60) * 60
+    return _relative(round((moment - now).total_seconds() / 60) * 60)
+
+
+@functools.lru_cache(maxsize=8192)  # runs are hours apart: few distinct offsets
+def _relative(seconds: int) -> str:
     if seconds == 0:
         return "now"
     text = format_duration(timedelta(seconds=abs(seconds)))
