@@ -14,7 +14,8 @@ For each it records the load time (navigation start to the end of the load event
 to the page's script setting `data-ready`), the DOM's element count, and the latency
 of each keystroke in the package filter: typing a name one key at a time, then
 erasing it, from the keydown to the first frame after the page stopped changing (so a
-debounced filter counts its delay). The page weight is measured once: index.html and
+debounced filter counts its delay), and how long a click takes to show one update's
+own page in place of its short row. The page weight is measured once: index.html and
 phased-updates.json as written, and as `serve` sends them to a client that accepts
 gzip.
 
@@ -107,6 +108,20 @@ const probe = window.__probe;
   });
 })();
 """
+# Resolves with the time from a click on the first visible short row's link to the
+# first frame after that row shows its update's own page (fetched, parsed, swapped in).
+SHOW_IN_PLACE = """
+const done = arguments[arguments.length - 1];
+const body = [...document.querySelectorAll("tbody.compact")].find((b) => !b.hidden);
+if (!body) { done(null); return; }
+const started = performance.now();
+new MutationObserver((_, observer) => {
+  if (!body.classList.contains("expanded")) { return; }
+  observer.disconnect();
+  requestAnimationFrame((at) => done(at - started));
+}).observe(body, {attributes: true});
+body.querySelector("a.more").click();
+"""
 
 
 def ensure_browser() -> None:
@@ -156,6 +171,7 @@ class Visit:
     elements: int
     nodes: int  # every DOM node: elements, text, comments
     keys_ms: list[float]
+    shown_ms: float | None  # an update's own page shown in place of its short row
 
 
 @contextmanager
@@ -215,6 +231,7 @@ def visit(profile: Profile, url: str, keys: str, workdir: Path) -> Visit:
             driver.execute_script(WATCH)
             field.send_keys(key)
             latencies.append(float(driver.execute_async_script(SETTLE, SETTLED_MS)))
+        shown = driver.execute_async_script(SHOW_IN_PLACE)
         return Visit(
             profile=profile,
             load_ms=float(timing[1] - timing[0]),
@@ -222,6 +239,7 @@ def visit(profile: Profile, url: str, keys: str, workdir: Path) -> Visit:
             elements=int(elements),
             nodes=int(nodes),
             keys_ms=latencies,
+            shown_ms=None if shown is None else float(shown),
         )
 
 
@@ -288,6 +306,7 @@ def main() -> int:
                 f"{statistics.median(v.keys_ms):.0f} ms",
                 f"{percentile(v.keys_ms, 0.95):.0f} ms",
                 f"{max(v.keys_ms):.0f} ms",
+                "-" if v.shown_ms is None else f"{v.shown_ms:.0f} ms",
             ]
         )
     desktop = visits[0]
@@ -304,10 +323,21 @@ def main() -> int:
             " event; ready: to the page's script setting `data-ready`. A keystroke:"
             f" typing `{options.keys}` into the package filter one key at a time, then"
             f" erasing it ({2 * len(options.keys)} keys), from the keydown to the first"
-            f" frame after the page stayed unchanged for {SETTLED_MS} ms.",
+            f" frame after the page stayed unchanged for {SETTLED_MS} ms. An update shown"
+            " in place: from a click on a short row's link to the first frame with the"
+            " update's own page (its whole row, timeline and decision log) in its place.",
             "",
             table(
-                ("browser", "load", "ready", "nodes (elements)", "key p50", "key p95", "key max"),
+                (
+                    "browser",
+                    "load",
+                    "ready",
+                    "nodes (elements)",
+                    "key p50",
+                    "key p95",
+                    "key max",
+                    "an update shown in place",
+                ),
                 rows,
             ),
             table(
