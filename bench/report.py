@@ -160,7 +160,9 @@ def main() -> int:
         names, pages = report.update_pages(view)
         html_times, _ = timed(
             options.repeat,
-            lambda: report_html.render(view, details_dir="details/x", details_pages=names),
+            lambda: report_html.render(
+                view, details_links={a: f"details/x/{n}" for a, n in names.items()}
+            ),
         )
         pages_times, _ = timed(options.repeat, lambda: report.update_pages(view))
         sizes = {path.name: path.stat().st_size / 2**20 for path in paths}

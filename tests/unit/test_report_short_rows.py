@@ -31,6 +31,10 @@ def large(store: Store) -> ReportView:
     return report_view.build(ReportInput.load(store, run), inline_limit=9)
 
 
+def links(names: dict[str, str]) -> dict[str, str]:
+    return {anchor: f"details/7-0123456789ab/{name}" for anchor, name in names.items()}
+
+
 def rows(html: str) -> dict[str, str]:
     return {
         m.group(1): m.group(0)
@@ -48,7 +52,7 @@ def test_the_limit_decides_which_form_the_page_takes(store: Store) -> None:
 
 def test_a_short_row_keeps_what_the_sru_team_acts_on(large: ReportView) -> None:
     names, _ = update_pages(large)
-    html = report_html.render(large, details_dir="details/7-0123456789ab", details_pages=names)
+    html = report_html.render(large, details_links=links(names))
     shown = rows(html)
     assert len(shown) == 10
     libfoo = shown[LIBFOO]
@@ -70,7 +74,7 @@ def test_a_short_row_keeps_what_the_sru_team_acts_on(large: ReportView) -> None:
 
 def test_a_badge_only_where_the_state_is_not_the_sections(large: ReportView) -> None:
     names, _ = update_pages(large)
-    html = report_html.render(large, details_dir="details/7-0123456789ab", details_pages=names)
+    html = report_html.render(large, details_links=links(names))
     shown = rows(html)
     zed = next(row for anchor, row in shown.items() if "__zed__" in anchor)
     assert '<span class="badge halted">halted</span>' in zed  # among the stopped

@@ -83,20 +83,17 @@ def stylesheet() -> str:
 
 def render(
     view: ReportView,
-    details_dir: str | None = None,
-    details_pages: Mapping[str, str] | None = None,
+    details_links: Mapping[str, str] | None = None,
 ) -> str:
-    """index.html. A large report's update pages are in `details_dir` (relative to
-    it), under the names `details_pages` gives by anchor; without them, every row is
-    whole."""
+    """index.html. `details_links`: where a large report's update pages are, by
+    anchor, relative to it; without them, every row is whole."""
     css, script = _assets()
     template = environment().get_template("report.html")
     # `encodable`: the last defence, should text from outside have kept a lone surrogate.
     return encodable(
         template.render(
             view=view,
-            details_dir=None if view.details_inline or details_pages is None else details_dir,
-            details_pages=details_pages or {},
+            details_links=None if view.details_inline else details_links,
             css=Markup(css),  # noqa: S704 - our own stylesheet, shipped with the package
             script=Markup(script),  # noqa: S704 - our own script, shipped with the package
             style_hash=_csp_hash(css),

@@ -64,7 +64,8 @@ def publish(
         kept = details.directory_name(shown.run, pages, stylesheet)
         # The JSON is rendered and written while the update pages are flushed to disk.
         details.write(report_dir, kept, pages, stylesheet, meanwhile=write_json)
-        html = page.render(shown, details_dir=f"{details.DIRECTORY}/{kept}", details_pages=names)
+        links = {anchor: f"{details.DIRECTORY}/{kept}/{name}" for anchor, name in names.items()}
+        html = page.render(shown, details_links=links)
     page_path = report_dir / PAGE_NAME
     write_atomically(page_path, html)
     html_path = report_dir / HTML_NAME
