@@ -343,7 +343,6 @@ class Cycle:
             log.error("%s", REJECTED)
             result.failures.append(REJECTED)
             self._keep_the_picture(result, REJECTED)
-        self._clients.finish()
         summary = {**result.summary(), "uploads": result.uploads()}
         self.store.finish_run(self.run_id, self.now, result.exit_status, summary)
         # Only the latest run's report shows them: an earlier run's would only grow
@@ -371,11 +370,7 @@ class Cycle:
         work: list[WorkItem] = []
         with self._clients.checkout() as (_, archive):
             self.phaser = self._account(archive)
-            supported = archive.supported_series(self.options.series)
-            # Each series' pocket is listed by a worker of its own, at least: their
-            # clients log in while this one lists the series' updates.
-            self._clients.prepare(len(supported))
-            for series in supported:
+            for series in archive.supported_series(self.options.series):
                 if self._out_of_time():
                     message = f"{series.name}: not listed, {self._deadline_passed()}"
                     result.failures.append(message)

@@ -6,22 +6,17 @@ Launchpad by the pool's size. What a client reads is plain data (see
 `sources.launchpad`), so any client can write what another read.
 
 Clients are created lazily and one at a time: the first fetches the WADL into the
-shared on-disk cache, the others only revalidate it. `prepare` makes those a cycle
-will want in the background, while the first is busy with the cycle's first reads:
-the workers then start together instead of each waiting for its login in turn.
+shared on-disk cache, the others only revalidate it.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Generic, TypeVar
 
 Client = TypeVar("Client")
-
-log = logging.getLogger(__name__)
 
 
 class ClientPool(Generic[Client]):
@@ -35,7 +30,6 @@ class ClientPool(Generic[Client]):
         self._busy: set[int] = set()
         self._condition = threading.Condition()
         self._creating = threading.Lock()
-        self._preparing: threading.Thread | None = None
 
     @property
     def created(self) -> int:
@@ -62,41 +56,6 @@ class ClientPool(Generic[Client]):
         with self._condition:
             self._busy.discard(index)
             self._condition.notify_all()
-
-    def prepare(self, count: int) -> None:
-        """Make clients in the background, one at a time, until `count` exist (at most
-        the pool's size). A client that cannot be made is left to be made, or to fail,
-        in the thread that next needs it. `finish` waits for this."""
-        wanted = min(count, self.size)
-        if self._preparing is not None or self.created >= wanted:
-            return
-
-        def make() -> None:
-            while self.created < wanted:
-                with self._condition:
-                    if len(self._clients) >= wanted:
-                        return  # the others are being made by the threads that need them
-                    self._clients.append(None)
-                    index = len(self._clients) - 1
-                    self._busy.add(index)
-                try:
-                    with self._creating:
-                        client = self._factory(self._clients[0] if index else None)
-                    with self._condition:
-                        self._clients[index] = client
-                except Exception as error:  # made again, and reported, when needed
-                    log.debug("a Launchpad client made ahead failed: %s", error)
-                    return
-                finally:
-                    self._release(index)
-
-        self._preparing = threading.Thread(target=make, name="clients", daemon=True)
-        self._preparing.start()
-
-    def finish(self) -> None:
-        """Wait for `prepare`'s clients: nothing runs after the cycle that used them."""
-        if self._preparing is not None:
-            self._preparing.join()
 
     @contextmanager
     def checkout(self) -> Iterator[tuple[int, Client]]:
