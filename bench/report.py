@@ -165,7 +165,7 @@ def main() -> int:
             ),
         )
         pages_times, _ = timed(options.repeat, lambda: report.update_pages(view))
-        sizes = {path.name: path.stat().st_size / 2**20 for path in paths}
+        sizes = {path.name: path.stat().st_size / 2**20 for path in paths if path.is_file()}
         sizes[f"{len(pages)} update pages"] = sum(len(t.encode()) for t in pages.values()) / 2**20
         store.close()
 

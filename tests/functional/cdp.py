@@ -141,10 +141,15 @@ class Page:
 
     def click(self, selector: str) -> None:
         """A real mouse click at the middle of the element: a user gesture, as a person's."""
+        # Measured two frames after the scroll: rows laid out only once near the screen
+        # (content-visibility) may move what is below them when they are.
         box = self.evaluate(
-            f"(function () {{ var e = document.querySelector({json.dumps(selector)});"
+            "new Promise(function (done) {"
+            f" var e = document.querySelector({json.dumps(selector)});"
+            " e.scrollIntoView({block: 'center'});"
+            " requestAnimationFrame(function () { requestAnimationFrame(function () {"
             " e.scrollIntoView({block: 'center'}); var r = e.getBoundingClientRect();"
-            " return [r.left + r.width / 2, r.top + r.height / 2]; }())"
+            " done([r.left + r.width / 2, r.top + r.height / 2]); }); }); })"
         )
         x, y = box
         for kind in ("mousePressed", "mouseReleased"):

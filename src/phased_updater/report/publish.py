@@ -40,7 +40,8 @@ def publish(
     email_off: bool = False,
     inline_limit: int = view.INLINE_DETAILS_MAX,
 ) -> list[Path]:
-    """Write every report file for `run`; return their paths, index.html last.
+    """Write every report file for `run`; return their paths, index.html last (a large
+    report's update pages as their directory, first).
 
     `now` (default: when the run finished) is what relative times and "completed in
     the last 7 days" are measured from. `deliveries` and `email_off` fill the mail
@@ -71,7 +72,8 @@ def publish(
     html_path = report_dir / HTML_NAME
     write_atomically(html_path, html)
     details.prune(report_dir, kept)
-    return [json_path, page_path, html_path]
+    pages_dir = [] if kept is None else [report_dir / details.DIRECTORY / kept]
+    return [*pages_dir, json_path, page_path, html_path]
 
 
 def update_pages(shown: view.ReportView) -> tuple[dict[str, str], dict[str, str]]:
