@@ -169,7 +169,7 @@
     }
   }
 
-  // A large report's short rows (their History cell links to the update's own page):
+  // A large report's short rows (the package name links to the update's own page):
   // the page is fetched and its whole row, timeline and log shown in place of the
   // short one. From disk the browser fetches nothing, so the link opens the page.
   var served = location.protocol === "http:" || location.protocol === "https:";
