@@ -84,6 +84,10 @@ class Page:
         wanted = self.next_id
         request = {"id": wanted, "method": method, "params": params, "sessionId": self.session}
         self.connection.send(json.dumps(request))
+        return self.answer(wanted, method)
+
+    def answer(self, wanted: int, method: str) -> dict[str, Any]:
+        """The result of command `wanted` (events read meanwhile are kept), or BrowserError."""
         while True:
             message = self._read()
             if message.get("id") == wanted:
@@ -214,13 +218,7 @@ def _browser_call(page: Page, method: str, **params: Any) -> dict[str, Any]:
     page.next_id += 1
     wanted = page.next_id + 1_000_000  # apart from the page's own ids
     page.connection.send(json.dumps({"id": wanted, "method": method, "params": params}))
-    while True:
-        message = page._read()
-        if message.get("id") == wanted:
-            if "error" in message:
-                raise BrowserError(f"{method}: {message['error']}")
-            result: dict[str, Any] = message.get("result", {})
-            return result
+    return page.answer(wanted, method)
 
 
 def _drain(process: subprocess.Popen[str]) -> None:
