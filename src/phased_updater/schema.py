@@ -126,6 +126,70 @@ ALTER TABLE decisions ADD COLUMN pace TEXT;
 ALTER TABLE runs ADD COLUMN freeze_windows TEXT;
 """
 
+# What makes two decisions of one update "the same": a run of them in a row is one
+# fold (a year of "still stopped" is one line of the report, not 1,460). `IS`: two
+# NULL errors are the same error.
+FOLD_COLUMNS = (
+    "action",
+    "state",
+    "from_percentage",
+    "to_percentage",
+    "reason",
+    "problems",
+    "overrides_applied",
+    "applied",
+    "error",
+)
+
+# Version 5: `folds`, each run of identical decisions of one update in a row (its
+# first decision, how many, its last), kept as decisions are recorded so that the
+# report reads a year of history as thousands of folds, not a hundred thousand rows.
+# It is derived from `decisions`, which stay append-only: a fold only ever grows.
+# The migration folds the history already there. A decision starts a fold when it is
+# its update's first or differs from the one before it (found through the
+# decisions_by_update index: on SQLite 3.40, LAG() of the nine columns over the
+# update's window took 2.7 times as long) in any of FOLD_COLUMNS; each later one
+# belongs to the latest start before it.
+_SAME_AS_PREVIOUS = " AND ".join(f"previous.{c} IS decision.{c}" for c in FOLD_COLUMNS)
+_VERSION_5 = f"""
+CREATE TABLE folds (
+    first_id INTEGER PRIMARY KEY REFERENCES decisions(id),
+    series TEXT NOT NULL,
+    source TEXT NOT NULL,
+    version TEXT NOT NULL,
+    repeats INTEGER NOT NULL,
+    last_id INTEGER NOT NULL REFERENCES decisions(id),
+    last_at TEXT NOT NULL
+);
+CREATE INDEX folds_by_update ON folds(series, source, version, first_id);
+WITH marked AS (
+    SELECT id, series, source, version,
+        CASE WHEN NOT EXISTS (
+            SELECT 1 FROM decisions AS previous
+            WHERE previous.id = (
+                SELECT MAX(earlier.id) FROM decisions AS earlier
+                WHERE earlier.series = decision.series AND earlier.source = decision.source
+                    AND earlier.version = decision.version AND earlier.id < decision.id
+            ) AND {_SAME_AS_PREVIOUS}
+        ) THEN id END AS start_id
+    FROM decisions AS decision
+),
+numbered AS (
+    SELECT id, series, source, version, MAX(start_id) OVER (
+        PARTITION BY series, source, version ORDER BY id ROWS UNBOUNDED PRECEDING
+    ) AS first_id
+    FROM marked
+),
+grouped AS (
+    SELECT first_id, series, source, version, COUNT(*) AS repeats, MAX(id) AS last_id
+    FROM numbered GROUP BY first_id
+)
+INSERT INTO folds (first_id, series, source, version, repeats, last_id, last_at)
+SELECT grouped.first_id, grouped.series, grouped.source, grouped.version, grouped.repeats,
+    grouped.last_id, last.at
+FROM grouped JOIN decisions AS last ON last.id = grouped.last_id;
+"""  # noqa: S608 - fixed text only
+
 _MAIL_OUTBOX = """
 CREATE TABLE IF NOT EXISTS mail_outbox (
     id INTEGER PRIMARY KEY,
@@ -155,6 +219,7 @@ MIGRATIONS: dict[int, str] = {
     2: _VERSION_2,
     3: _MAIL_OUTBOX + _VERSION_3,
     4: _VERSION_4,
+    5: _VERSION_5,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -2,14 +2,16 @@
 
 Every table is created here, on open; the outbox's rules are in `mail/outbox.py`.
 History is append-only: a decision, once recorded, is never updated or deleted
-(triggers enforce it). The database runs in WAL mode and every decision is written in
-its own transaction, so a run killed at any point leaves every earlier decision intact
-and nothing half-written.
+(triggers enforce it); `folds`, derived from it in the same transaction, only grow.
+The database runs in WAL mode and every decision is written in its own transaction,
+so a run killed at any point leaves every earlier decision intact and nothing
+half-written.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import sqlite3
 import threading
@@ -36,6 +38,7 @@ from phased_updater.model import (
     UpdateKey,
 )
 from phased_updater.schema import (
+    FOLD_COLUMNS,
     SCHEMA_VERSION,
     StoreError,
     check_and_migrate,
@@ -167,6 +170,9 @@ _NO_LIST = "[]"
 _NO_STANDING = '{"acknowledged": [], "stop": null}'
 
 
+# Parsed once per text: a stop kept for weeks repeats the same problems and standing
+# in every decision. The records then share them, as they may: both are frozen.
+@functools.lru_cache(maxsize=4096)
 def _problems(text: str) -> tuple[Problem, ...]:
     if text == _NO_LIST:
         return ()
@@ -186,7 +192,7 @@ def _standing(row: sqlite3.Row) -> Standing:
     if row["standing"] == _NO_STANDING:
         return Standing()
     if row["standing"]:
-        return Standing.from_json(json.loads(row["standing"]))
+        return _recorded_standing(row["standing"])
     if row["state"] != State.STOPPED:
         return Standing()
     problems = _problems(row["problems"])
@@ -202,54 +208,64 @@ def _standing(row: sqlite3.Row) -> Standing:
     )
 
 
-# The columns that make two decisions of one update "the same", to fold repeats.
-_SAME_COLUMNS = (
+@functools.lru_cache(maxsize=4096)
+def _recorded_standing(text: str) -> Standing:
+    return Standing.from_json(json.loads(text))
+
+
+# Each fold of `all_history` as (its first decision's whole row, repeats, last_at), in
+# id order, for the updates `where` leaves.
+_FOLDS_QUERY = """
+SELECT decision.*, folds.repeats AS fold_repeats, folds.last_at AS fold_last_at
+FROM folds JOIN decisions AS decision ON decision.id = folds.first_id
+{where}
+ORDER BY folds.first_id
+"""
+# `record`'s two statements. The decision's values are named by their columns.
+_DECISION_COLUMNS = (
+    "run_id",
+    "at",
+    "series",
+    "source",
+    "version",
+    "previous_version",
+    "date_published",
     "action",
     "state",
     "from_percentage",
     "to_percentage",
+    "highest_percentage",
+    "since",
+    "next_step_at",
     "reason",
     "problems",
     "overrides_applied",
     "applied",
     "error",
+    "standing",
+    "decided_by",
+    "pace",
 )
-# A decision starts a fold when it is its update's first or differs from the one
-# before it in any of those (IS: two NULL errors are the same error). The one before
-# is found through the decisions_by_update index: on SQLite 3.40, LAG() of the nine
-# columns over the update's window took 2.7 times as long (1.3 s for 92,000 rows).
-_SAME_AS_PREVIOUS = " AND ".join(f"previous.{c} IS decision.{c}" for c in _SAME_COLUMNS)
-_STARTS_FOLD = f"""NOT EXISTS (
-    SELECT 1 FROM decisions AS previous
-    WHERE previous.id = (
-        SELECT MAX(earlier.id) FROM decisions AS earlier
-        WHERE earlier.series = decision.series AND earlier.source = decision.source
-            AND earlier.version = decision.version AND earlier.id < decision.id
-    ) AND {_SAME_AS_PREVIOUS}
-)"""  # noqa: S608 - fixed text only
-# Each fold of `all_history` as (its first decision's whole row, repeats, last_at), in
-# id order. A fold is named by its first id: the running MAX of the ids that start
-# one. `at` beside MAX(id) is SQLite's bare column: the `at` of that (the last) row.
-_FOLDS_QUERY = f"""
-WITH marked AS (
-    SELECT id, series, source, version, at,
-        CASE WHEN {_STARTS_FOLD} THEN id END AS start_id
-    FROM decisions AS decision {{where}}
-),
-numbered AS (
-    SELECT id, at, MAX(start_id) OVER (
-        PARTITION BY series, source, version ORDER BY id ROWS UNBOUNDED PRECEDING
-    ) AS first_id
-    FROM marked
-),
-folds AS (
-    SELECT first_id, COUNT(*) AS fold_repeats, MAX(id) AS last_id, at AS fold_last_at
-    FROM numbered GROUP BY first_id
+_INSERT_DECISION = (
+    f"INSERT INTO decisions ({', '.join(_DECISION_COLUMNS)})"  # noqa: S608 - fixed text only
+    f" VALUES ({', '.join(':' + c for c in _DECISION_COLUMNS)})"
 )
-SELECT decisions.*, fold_repeats, fold_last_at
-FROM folds JOIN decisions ON decisions.id = folds.first_id
-ORDER BY decisions.id
+# The new decision extends its update's latest fold when it is the same as that
+# fold's first decision in every one of FOLD_COLUMNS; otherwise it starts one.
+_EXTEND_FOLD = f"""
+UPDATE folds SET repeats = repeats + 1, last_id = :id, last_at = :at
+WHERE first_id = (
+    SELECT MAX(first_id) FROM folds
+    WHERE series = :series AND source = :source AND version = :version
+) AND EXISTS (
+    SELECT 1 FROM decisions AS first WHERE first.id = folds.first_id
+    AND {" AND ".join(f"first.{c} IS :{c}" for c in FOLD_COLUMNS)}
+)
 """  # noqa: S608 - fixed text only
+_START_FOLD = (
+    "INSERT INTO folds (first_id, series, source, version, repeats, last_id, last_at)"
+    " VALUES (:id, :series, :source, :version, 1, :id, :at)"
+)
 
 
 class Store:
@@ -471,45 +487,48 @@ class Store:
         connection: sqlite3.Connection | None = None,
     ) -> int:
         """Append one decision. Pass `connection` to join a transaction already open."""
-        values = (
-            run_id,
-            format_timestamp(at),
-            update.series.name,
-            update.source,
-            update.version,
-            update.previous_version,
-            format_timestamp(update.date_published),
-            str(decision.action),
-            str(decision.state),
-            decision.from_percentage,
-            decision.to_percentage,
-            decision.highest_percentage,
-            format_timestamp(decision.since),
-            format_timestamp(decision.next_step_at) if decision.next_step_at else None,
+        values: dict[str, object] = {
+            "run_id": run_id,
+            "at": format_timestamp(at),
+            "series": update.series.name,
+            "source": update.source,
+            "version": update.version,
+            "previous_version": update.previous_version,
+            "date_published": format_timestamp(update.date_published),
+            "action": str(decision.action),
+            "state": str(decision.state),
+            "from_percentage": decision.from_percentage,
+            "to_percentage": decision.to_percentage,
+            "highest_percentage": decision.highest_percentage,
+            "since": format_timestamp(decision.since),
+            "next_step_at": (
+                format_timestamp(decision.next_step_at) if decision.next_step_at else None
+            ),
             # Free text is made encodable here, where it becomes bytes: one lone
             # surrogate would otherwise fail the decision's record (JSON escapes it).
-            encodable(decision.reason),
-            json.dumps([p.to_json() for p in decision.problems], sort_keys=True),
-            json.dumps(list(decision.overrides_applied)),
-            int(applied),
-            encodable(error) if error is not None else None,
-            json.dumps(decision.standing.to_json(), sort_keys=True),
-            encodable(decision.by) if decision.by is not None else None,
-            json.dumps(decision.pace.to_json(), sort_keys=True) if decision.pace else None,
-        )
-        sql = (
-            "INSERT INTO decisions (run_id, at, series, source, version, previous_version,"
-            " date_published, action, state, from_percentage, to_percentage,"
-            " highest_percentage, since, next_step_at, reason, problems, overrides_applied,"
-            " applied, error, standing, decided_by, pace)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        )
+            "reason": encodable(decision.reason),
+            "problems": json.dumps([p.to_json() for p in decision.problems], sort_keys=True),
+            "overrides_applied": json.dumps(list(decision.overrides_applied)),
+            "applied": int(applied),
+            "error": encodable(error) if error is not None else None,
+            "standing": json.dumps(decision.standing.to_json(), sort_keys=True),
+            "decided_by": encodable(decision.by) if decision.by is not None else None,
+            "pace": json.dumps(decision.pace.to_json(), sort_keys=True) if decision.pace else None,
+        }
+
+        def append(db: sqlite3.Connection) -> int:
+            # The decision and its fold in one transaction: a fold never counts a
+            # decision that is not there, nor misses one that is.
+            decision_id = int(db.execute(_INSERT_DECISION, values).lastrowid or 0)
+            named = {**values, "id": decision_id}
+            if db.execute(_EXTEND_FOLD, named).rowcount == 0:
+                db.execute(_START_FOLD, named)
+            return decision_id
+
         if connection is not None:
-            cursor = connection.execute(sql, values)
-        else:
-            with self.transaction() as db:
-                cursor = db.execute(sql, values)
-        return int(cursor.lastrowid or 0)
+            return append(connection)
+        with self.transaction() as db:
+            return append(db)
 
     def run(self, run_id: int) -> RunRecord | None:
         row = self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
@@ -620,12 +639,12 @@ class Store:
         parameters: tuple[str, ...] = ()
         if active_since is not None:
             where = (
-                "WHERE (decision.series, decision.source, decision.version) IN"
+                "WHERE (folds.series, folds.source, folds.version) IN"
                 " (SELECT series, source, version FROM decisions WHERE at >= ?)"
             )
             parameters = (format_timestamp(active_since),)
-        # SQLite folds (one query, no row per decision into Python): a year of
-        # "still stopped" is one row parsed, not 1,460.
+        # The folds are kept as decisions are recorded (schema 5): a year of "still
+        # stopped" is one row read and parsed, not 1,460.
         grouped: dict[UpdateKey, list[DecisionRecord]] = {}
         for row in self.db.execute(_FOLDS_QUERY.format(where=where), parameters):
             repeats = row["fold_repeats"]

@@ -23,7 +23,13 @@ def encodable(text: str) -> str:
     Python decodes such JSON escapes into a str that cannot be encoded, so one crash
     signature could otherwise stop the report and the database from being written.
     """
-    return _SURROGATE.sub("\ufffd", text)
+    try:
+        # Encoding is what fails on a surrogate, and is four times as fast as the
+        # search on a clean text (the report's pages: 10 MiB a publish).
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
 
 
 def one_line(text: str, limit: int | None = None) -> str:

@@ -75,7 +75,7 @@ def test_a_new_database_has_the_current_schema(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite3"
     Store.open(path).close()
     database = sqlite3.connect(path)
-    assert database.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert database.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
     tables = {r[0] for r in database.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert set(schema.expected_columns(SCHEMA_VERSION)) == tables
     assert {"mail_outbox", "manual_actions", "tracked", "series_listings"} <= tables
@@ -95,7 +95,7 @@ def test_a_version_2_database_is_migrated_and_keeps_its_history_and_its_stops(
     assert [p.url for p in standing.stop.problems] == ["https://errors.ubuntu.com/problem/1"]
     assert store.in_flight("jammy") == [record.key]  # remembered, however old
     store.close()
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 4
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 5
     Store.open(path).close()  # opening it again is a no-op
 
 
@@ -131,16 +131,16 @@ def test_a_version_3_database_is_migrated_to_record_paces_and_freeze_windows(
     run = store.run(run_id)
     assert run is not None and run.freeze_windows == ("Fri 00:00-Mon 12:00",)
     store.close()
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 4
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 5
 
 
 def test_a_newer_schema_is_refused_and_left_alone(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite3"
     Store.open(path).close()
     sqlite3.connect(path).execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
-    with pytest.raises(StoreError, match="schema version 5 is newer than this phased-updater's"):
+    with pytest.raises(StoreError, match="schema version 6 is newer than this phased-updater's"):
         Store.open(path)
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 5
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 6
 
 
 def test_a_missing_table_is_an_error_not_a_new_empty_one(tmp_path: Path) -> None:

@@ -122,6 +122,61 @@ def test_a_failed_write_keeps_the_old_page(
     assert (report / "phased-updates.json").read_bytes() == data  # nothing half-published
 
 
+def _fsyncs_of_update_pages(monkeypatch: pytest.MonkeyPatch, fail: bool) -> list[str]:
+    """Count (or fail, as a disk would with EIO) the fsyncs of files being published
+    under details/; the JSON's and the page's own fsyncs go through."""
+    real = os.fsync
+    calls: list[str] = []
+
+    def fsync(descriptor: int) -> None:
+        where = os.readlink(f"/proc/self/fd/{descriptor}")
+        if f"/{details.DIRECTORY}/" in where:
+            calls.append(where)
+            if fail:
+                raise OSError(5, "Input/output error")
+        real(descriptor)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    return calls
+
+
+def test_the_pages_are_flushed_by_one_syncfs_or_else_an_fsync_each(
+    history: tuple[Store, RunRecord], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, last = history
+    calls = _fsyncs_of_update_pages(monkeypatch, fail=False)
+    publish(tmp_path / "with", store, last, now=NOW, inline_limit=1)
+    assert calls == []  # glibc has syncfs: one call for every file
+
+    monkeypatch.setattr(details, "_libc", lambda: None)  # a C library without it
+    publish(tmp_path / "without", store, last, now=NOW, inline_limit=1)
+    (name,) = published(tmp_path / "without")
+    assert sorted(Path(c).name for c in calls) == sorted(
+        [details.STYLESHEET, *(f"{n}.html" for n in range(10))]
+    )
+    assert all(f"/.partial-{name}." in c for c in calls)  # before the rename
+
+
+def test_a_failed_flush_keeps_the_old_page(
+    history: tuple[Store, RunRecord], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, last = history
+    report = tmp_path / "report"
+    publish(report, store, last, now=NOW, inline_limit=1)
+    page = (report / "index.html").read_bytes()
+    data = (report / "phased-updates.json").read_bytes()
+    before = published(report)
+    monkeypatch.setattr(details, "_libc", lambda: None)
+    _fsyncs_of_update_pages(monkeypatch, fail=True)
+
+    with pytest.raises(OSError, match="Input/output error"):
+        publish(report, store, last, now=NOW + timedelta(hours=1), inline_limit=1)
+
+    assert (report / "index.html").read_bytes() == page
+    assert (report / "phased-updates.json").read_bytes() == data
+    assert published(report) == before  # no new directory, and no leftover
+
+
 def test_what_serve_hands_out_from_under_details() -> None:
     good = "details/12-0123456789ab"
     assert details.is_served(f"{good}/0.html")

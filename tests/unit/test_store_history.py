@@ -179,3 +179,57 @@ def test_the_folds_are_those_the_history_was_written_to_have(tmp_path: Path) -> 
         ("keep-stopped", 3),
     ]
     assert [key.source for key in history] == ["old", "foo", "bar"]
+
+
+def test_a_version_4_history_is_folded_by_the_migration_as_recording_folds_it(
+    tmp_path: Path,
+) -> None:
+    # Schema 5 keeps the folds as decisions are recorded; a database from before it
+    # has only the decisions, and the migration folds them. The same history, taken
+    # back to version 4 (no folds table), must come out of both ways alike.
+    path = tmp_path / "state.sqlite3"
+    store = Store.open(path)
+    record_history(store)
+    recorded = store.all_history()
+    store.close()
+    database = sqlite3.connect(path, isolation_level=None)
+    database.execute("DROP TABLE folds")
+    database.execute("PRAGMA user_version=4")
+    database.close()
+
+    store = Store.open(path)
+    migrated = store.all_history()
+
+    assert migrated == recorded
+    assert {
+        key: [(r.id, r.repeats, r.until.isoformat()) for r in records]
+        for key, records in migrated.items()
+    } == reference_folds(store.db, None)
+    # Later decisions extend the migrated folds: FOO's last one is its fourth
+    # repeat, and a different one starts a fold of its own.
+    at = T0 + len(FOO) * INTERVAL
+    foo = update(source="foo")
+    for decision in (stopped(problems=(CRASH, OTHER_CRASH)), waiting()):
+        run = store.start_run(at, False, 10, INTERVAL)
+        store.record(run, at, foo, decision, applied=True)
+        at += INTERVAL
+    folds = next(records for key, records in store.all_history().items() if key.source == "foo")
+    assert [(r.action, r.repeats) for r in folds[-2:]] == [("keep-stopped", 3), ("wait", 1)]
+
+
+def test_a_decision_whose_transaction_fails_is_in_no_fold(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "state.sqlite3")
+    record_history(store)
+    before = store.all_history()
+    run = store.start_run(T0 + len(FOO) * INTERVAL, False, 10, INTERVAL)
+    decision, applied, error = FOO[-1]
+
+    with pytest.raises(RuntimeError), store.transaction() as db:
+        store.record(run, T0, update(source="foo"), decision, applied=applied, connection=db)
+        raise RuntimeError("the run dies before its transaction commits")
+
+    assert store.all_history() == before  # nothing half-counted
+    # ...and the decision recorded next folds as if the failed one had never been.
+    store.record(run, T0, update(source="foo"), decision, applied=applied, error=error)
+    foo = next(records for key, records in store.all_history().items() if key.source == "foo")
+    assert foo[-1].repeats == 3

@@ -108,5 +108,5 @@ def render_details(view: ReportView, update: UpdateView, *, back: str, styleshee
     `back` is the report's page and `stylesheet` the report's stylesheet, as links
     relative to where this page is written.
     """
-    template = environment().get_template("details.html")
-    return encodable(template.render(view=view, u=update, back=back, stylesheet=stylesheet))
+    details_page = environment().get_template("details.html").module.details_page  # type: ignore[attr-defined]
+    return encodable(str(details_page(view, update, back, stylesheet)))

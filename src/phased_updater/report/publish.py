@@ -51,22 +51,25 @@ def publish(
     data = ReportInput.load(store, run, now)
     shown = view.build(data, deliveries=deliveries, email_off=email_off, inline_limit=inline_limit)
     json_path = report_dir / JSON_NAME
+    json_text: list[str] = []
 
-    def write_json() -> None:
-        write_atomically(json_path, document.render(document.build_from(data)))
+    def render_json() -> None:
+        json_text.append(document.render(document.build_from(data)))
 
     kept = None
     if shown.details_inline:
-        write_json()
+        render_json()
         html = page.render(shown)
     else:
         names, pages = update_pages(shown)
         stylesheet = page.stylesheet()
         kept = details.directory_name(shown.run, pages, stylesheet)
-        # The JSON is rendered and written while the update pages are flushed to disk.
-        details.write(report_dir, kept, pages, stylesheet, meanwhile=write_json)
+        # The JSON is rendered while the update pages are flushed to disk; it is
+        # written once they are there, so that a failed flush replaces nothing.
+        details.write(report_dir, kept, pages, stylesheet, meanwhile=render_json)
         links = {anchor: f"{details.DIRECTORY}/{kept}/{name}" for anchor, name in names.items()}
         html = page.render(shown, details_links=links)
+    write_atomically(json_path, json_text[0])
     page_path = report_dir / PAGE_NAME
     write_atomically(page_path, html)
     html_path = report_dir / HTML_NAME

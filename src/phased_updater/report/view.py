@@ -491,8 +491,12 @@ def _relative(seconds: int) -> str:
     return f"in {short}" if seconds > 0 else f"{short} ago"
 
 
+# One Moment for each time: the 2,000 updates of a large report were decided in the
+# same few thousand runs, and each Moment formats its times once. In UTC, as the
+# report writes every time: the cache takes one instant at two offsets for the same.
+@functools.lru_cache(maxsize=16384)
 def moment(at: datetime, now: datetime) -> Moment:
-    return Moment(at, relative(at, now))
+    return Moment(at.astimezone(UTC), relative(at, now))
 
 
 def launchpad_url(source: str, version: str) -> str:
@@ -580,11 +584,14 @@ def _changes(history: Sequence[DecisionRecord]) -> list[timeline.LevelChange]:
             before=shown_level(record.from_percentage),
             after=percentage_after(record, dry_run=False),
             action=record.action,
+            # Only a marker shows it: a year of "still stopped" needs none.
             label=(
                 f"{record.at.astimezone(UTC):%Y-%m-%d %H:%M} "
                 f"{ACTION_LABELS.get(record.action, record.action)}: "
                 f"{record.from_percentage}% to {record.to_percentage}%"
-            ),
+            )
+            if record.action in timeline.MARKED_ACTIONS
+            else "",
         )
         for record in history
     ]
