@@ -15,14 +15,15 @@ before `POCKET_WINDOW` (long stops) are read one by one. So a run inside the int
 costs Launchpad little more than the -updates listings, and one that reads everything
 a few pages per series.
 
-Concurrency: the listings come first, then each source is one work item, run start to
-finish by one worker thread with a launchpadlib client of its own for the time of
-each request (a client must not be shared between threads; what it reads is plain
-data). Semaphores bound the requests in flight to Launchpad and to the Error Tracker
-separately. The members of a phasing group in a series are one unit of work: one
-worker reads and checks them all, decides each at the group's pace, applies the group
-rules (`groups.move_together`) to those decisions together, then writes and records
-each. Units are independent, so the decisions do not depend on the number of workers.
+Concurrency: each series is listed in turn, and as soon as it is, each of its sources
+is one work item, run start to finish by one worker thread while the next series is
+listed; a launchpadlib client is checked out for the time of each request (a client
+must not be shared between threads; what it reads is plain data). Semaphores bound
+the requests in flight to Launchpad and to the Error Tracker separately. The members
+of a phasing group in a series are one unit of work: one worker reads and checks them
+all, decides each at the group's pace, applies the group rules
+(`groups.move_together`) to those decisions together, then writes and records each.
+Units are independent, so the decisions do not depend on the number of workers.
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ import logging
 import sqlite3
 import threading
 import time
-from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -303,6 +304,7 @@ class Cycle:
         self._cannot_record = threading.Event()
         self.phaser: str | None = None  # the phaser's own Launchpad account
         self._progress = 0
+        self._listed = 0  # updates listed so far: the progress log's total
         self._progress_lock = threading.Lock()
         self._clock = clock
         self._ends_at: float | None = None  # on `clock`, set when the run starts
@@ -319,8 +321,7 @@ class Cycle:
         )
         result = CycleResult(self.run_id)
         try:
-            work = self._list_work(result)
-            self._process_all(work, result)
+            self._process_all(self._listed_work(result), result)
         except SetupError:
             # A usage error (an unknown series): not a run at all, so no record of one.
             self.store.forget_run(self.run_id)
@@ -363,160 +364,163 @@ class Cycle:
             if key not in done and (not wanted or key.series in wanted)
         )
 
-    def _list_work(self, result: CycleResult) -> list[WorkItem]:
-        """Every update to evaluate: those the database knows in flight, however old, and
-        the new publications of each series' -updates since it was last listed; with the
-        binaries of those the run has to read, from listings of their pockets."""
-        work: list[WorkItem] = []
+    def _listed_work(self, result: CycleResult) -> Iterator[list[WorkItem]]:
+        """Every update to evaluate, one series at a time, each series as soon as its
+        listings are read: the updates the database knows in flight, however old, and
+        the new publications of its -updates since it was last listed; with the
+        binaries of those the run has to read, from listings of their pockets.
+
+        The next series is listed while the workers start on the ones listed, so that
+        the Error Tracker (the bound a cycle waits on) is asked about the first
+        series' updates rather than after every listing. A client is checked out for
+        each step only: with one Launchpad worker, listing and reading take turns.
+        """
         with self._clients.checkout() as (_, archive):
             self.phaser = self._account(archive)
-            for series in archive.supported_series(self.options.series):
-                if self._out_of_time():
-                    message = f"{series.name}: not listed, {self._deadline_passed()}"
-                    result.failures.append(message)
-                    self._keep_the_picture(result, message, series.name)
-                    continue
-                since = self._discover_since(series)
-                try:
-                    sources = archive.list_sources(series, since)
-                except CredentialsRejected:
-                    raise  # the token, not the series: nothing more can be read
-                except LaunchpadFailure as error:
-                    message = f"{series.name}: cannot list -updates: {error}"
-                    log.error("%s", message)
-                    result.failures.append(message)
-                    # Its updates are unknown to this run: report each with its last state.
-                    self._keep_the_picture(result, message, series.name)
-                    continue
-                self.store.listed(series.name, self.now)
-                retired = self.store.retired(series.name)
-                listed = [
-                    s for s in sources if UpdateKey(series.name, s.source, s.version) not in retired
-                ]
-                known = set(self.store.in_flight(series.name))
-                new = {UpdateKey(series.name, s.source, s.version) for s in listed} - known
-                log.info(
-                    "%s: %d update(s) known in flight, %d new publication(s) in -updates%s",
-                    series.name,
-                    len(known),
-                    len(new),
-                    f" since {since:%Y-%m-%d %H:%M}" if since else " (a full listing)",
-                )
-                work.extend(WorkItem(series, s.source, s.version, listed=s) for s in listed)
-                unlisted = sorted(known - {item.key for item in work})
-                kept = self.store.listings(unlisted)
-                work.extend(
-                    WorkItem(series, key.source, key.version, listed=_kept_listing(key, kept))
-                    for key in unlisted
-                )
-            keys = [item.key for item in work]
-            self.store.track(
-                keys,
-                self.now,
-                {item.key: item.listed.representation for item in work if item.listed is not None},
-            )
-            previous = self.store.recorded_previous_versions(keys)
-            standings = self.store.standings(keys)
-            manual = self.store.manual(keys)
             self.store.forget_reads_before(self.now - 2 * self.options.interval)
-            reads = self.store.last_reads(keys, self.now - self.options.interval, self.now)
-            work = [
-                replace(
-                    item,
-                    previous_version=previous.get(key),
-                    last_read=reads.get(key),
-                    standing=standings.get(key),
-                    halt=self._halt(key, manual.get(key, (None, None))[0]),
-                    resumed=manual.get(key, (None, None))[1],
-                )
-                for item, key in zip(work, keys, strict=True)
-            ]
-            to_read = self._to_read(work)
-            # By the client that listed the series, which has their links already.
-            arches: dict[str, list[str]] = {}
-            for series in {item.series for item in work if len(to_read[item.series.name]) > 1}:
-                try:
-                    arches[series.name] = archive.architectures(series)
-                except CredentialsRejected:
-                    raise
-                except LaunchpadFailure as error:
-                    work = self._drop_series(work, result, series, error)
-        # A series' pocket is listed once per architecture, at least a request each:
-        # worth it only for more updates than that, which would cost a request each.
-        starts = {
-            name: min(created for created in found) - COPY_MARGIN
-            for name, found in to_read.items()
-            if name in arches and len(found) > len(arches[name])
-        }
-        return self._pockets(work, result, starts, arches)
+            every_series = archive.supported_series(self.options.series)
+        for series in every_series:
+            if self._out_of_time():
+                message = f"{series.name}: not listed, {self._deadline_passed()}"
+                result.failures.append(message)
+                self._keep_the_picture(result, message, series.name)
+                continue
+            with self._clients.checkout() as (_, archive):
+                work = self._series_work(archive, series, result)
+                to_read = self._to_read(work)
+                arches: list[str] = []
+                if len(to_read) > 1:
+                    try:
+                        arches = archive.architectures(series)
+                    except CredentialsRejected:
+                        raise
+                    except LaunchpadFailure as error:
+                        self._drop_series(work, result, series, error)
+                        continue
+            # A pocket is listed once per architecture, at least a request each: worth
+            # it only for more updates than that, which would cost a request each.
+            if arches and len(to_read) > len(arches):
+                work = self._pockets(work, result, series, min(to_read) - COPY_MARGIN, arches)
+            if work:
+                yield work
 
-    def _to_read(self, work: Sequence[WorkItem]) -> defaultdict[str, list[datetime]]:
-        """By series, when each update this run must read was copied to -updates: every
-        update with no read kept, copied within `POCKET_WINDOW` (a listing of its
+    def _series_work(
+        self, archive: LaunchpadArchive, series: Series, result: CycleResult
+    ) -> list[WorkItem]:
+        """The updates of one series to evaluate, with what earlier runs left each; none
+        (and each reported with its last state) when its -updates cannot be listed."""
+        since = self._discover_since(series)
+        try:
+            sources = archive.list_sources(series, since)
+        except CredentialsRejected:
+            raise  # the token, not the series: nothing more can be read
+        except LaunchpadFailure as error:
+            message = f"{series.name}: cannot list -updates: {error}"
+            log.error("%s", message)
+            result.failures.append(message)
+            # Its updates are unknown to this run: report each with its last state.
+            self._keep_the_picture(result, message, series.name)
+            return []
+        self.store.listed(series.name, self.now)
+        retired = self.store.retired(series.name)
+        listed = [s for s in sources if UpdateKey(series.name, s.source, s.version) not in retired]
+        known = set(self.store.in_flight(series.name))
+        new = {UpdateKey(series.name, s.source, s.version) for s in listed} - known
+        log.info(
+            "%s: %d update(s) known in flight, %d new publication(s) in -updates%s",
+            series.name,
+            len(known),
+            len(new),
+            f" since {since:%Y-%m-%d %H:%M}" if since else " (a full listing)",
+        )
+        work = [WorkItem(series, s.source, s.version, listed=s) for s in listed]
+        unlisted = sorted(known - {item.key for item in work})
+        kept = self.store.listings(unlisted)
+        work.extend(
+            WorkItem(series, key.source, key.version, listed=_kept_listing(key, kept))
+            for key in unlisted
+        )
+        keys = [item.key for item in work]
+        self.store.track(
+            keys,
+            self.now,
+            {item.key: item.listed.representation for item in work if item.listed is not None},
+        )
+        previous = self.store.recorded_previous_versions(keys)
+        standings = self.store.standings(keys)
+        manual = self.store.manual(keys)
+        reads = self.store.last_reads(keys, self.now - self.options.interval, self.now)
+        return [
+            replace(
+                item,
+                previous_version=previous.get(key),
+                last_read=reads.get(key),
+                standing=standings.get(key),
+                halt=self._halt(key, manual.get(key, (None, None))[0]),
+                resumed=manual.get(key, (None, None))[1],
+            )
+            for item, key in zip(work, keys, strict=True)
+        ]
+
+    def _to_read(self, work: Sequence[WorkItem]) -> list[datetime]:
+        """When each update of a series this run must read was copied to -updates:
+        every update with no read kept, copied within `POCKET_WINDOW` (a listing of its
         pocket can cover those)."""
         floor = self.now - POCKET_WINDOW
-        found: defaultdict[str, list[datetime]] = defaultdict(list)
+        found: list[datetime] = []
         for item in work:
             created = item.listed.date_created if item.listed is not None else None
             if item.last_read is None and created is not None and created >= floor:
-                found[item.series.name].append(created)
+                found.append(created)
         return found
 
     def _pockets(
         self,
         work: list[WorkItem],
         result: CycleResult,
-        starts: Mapping[str, datetime],
-        arches: Mapping[str, list[str]],
+        series: Series,
+        start: datetime,
+        arches: Sequence[str],
     ) -> list[WorkItem]:
-        """`work`, each update the listings cover given its records; a series whose
-        listing failed is not evaluated (its updates keep their last state)."""
-        series_of = {item.series.name: item.series for item in work}
-        tasks = [(name, arch) for name in starts if name in arches for arch in arches[name]]
-        if not tasks:
-            return work
+        """The series' `work`, each update the listings of its pocket since `start`
+        cover given its records; none when a listing failed (the series is not
+        evaluated: its updates keep their last state)."""
 
-        def list_one(task: tuple[str, str]) -> list[BinaryRecord]:
-            name, arch = task
+        def list_one(arch: str) -> list[BinaryRecord]:
             with self._clients.checkout() as (_, archive):
-                return archive.list_binaries(series_of[name], arch, starts[name])
+                return archive.list_binaries(series, arch, start)
 
-        listed: dict[str, list[BinaryRecord]] = {name: [] for name, _ in tasks}
-        failed: dict[str, LaunchpadFailure] = {}
+        listed: list[BinaryRecord] = []
+        failed: LaunchpadFailure | None = None
         rejected = False
-        workers = min(len(tasks), self.options.launchpad_workers)
+        workers = min(len(arches), self.options.launchpad_workers)
         with ThreadPoolExecutor(workers, thread_name_prefix="lister") as pool:
-            futures = [(task, pool.submit(list_one, task)) for task in tasks]
-            for (name, _), future in futures:
+            for future in [pool.submit(list_one, arch) for arch in arches]:
                 try:
-                    listed[name].extend(future.result())
+                    listed.extend(future.result())
                 except CredentialsRejected:
                     rejected = True
                 except LaunchpadFailure as failure:
-                    failed.setdefault(name, failure)
+                    failed = failed or failure
         if rejected:
             # The token, not a series: the cycle stops, as for any other read.
             raise CredentialsRejected(REJECTED)
-        for name, problem in failed.items():
-            work = self._drop_series(work, result, series_of[name], problem)
-        uploads = {
-            name: by_upload(records) for name, records in listed.items() if name not in failed
-        }
+        if failed is not None:
+            return self._drop_series(work, result, series, failed)
+        uploads = by_upload(listed)
         return [
-            replace(item, records=uploads[item.series.name].get((item.source, item.version), []))
-            if self._covered(item, starts, uploads)
+            replace(item, records=uploads.get((item.source, item.version), []))
+            if self._covered(item, start)
             else item
             for item in work
         ]
 
     @staticmethod
-    def _covered(
-        item: WorkItem, starts: Mapping[str, datetime], uploads: Mapping[str, Any]
-    ) -> bool:
-        """Whether the listing of the item's pocket holds every record of its binaries."""
+    def _covered(item: WorkItem, start: datetime) -> bool:
+        """Whether a listing of the item's pocket since `start` holds every record of
+        its binaries."""
         created = item.listed.date_created if item.listed is not None else None
-        name = item.series.name
-        return name in uploads and created is not None and created - COPY_MARGIN >= starts[name]
+        return created is not None and created - COPY_MARGIN >= start
 
     def _drop_series(
         self, work: list[WorkItem], result: CycleResult, series: Series, error: LaunchpadFailure
@@ -567,32 +571,49 @@ class Cycle:
             units.setdefault(unit, []).append(item)
         return list(units.values())
 
-    def _process_all(self, work: list[WorkItem], result: CycleResult) -> None:
+    def _process_all(self, listed: Iterable[list[WorkItem]], result: CycleResult) -> None:
+        """Evaluate each series' work as it is listed; the outcomes in the order listed.
+
+        Whatever stops the listing (a rejected token, a failed read of the series),
+        every unit already started is finished and kept in `result` first.
+        """
         # Enough threads to keep both bounds busy: one waits on Launchpad while
         # another waits on the Error Tracker. With one worker, strictly sequential.
         sequential = self.options.launchpad_workers == 1 and self.options.errors_workers == 1
         threads = 1 if sequential else self.options.launchpad_workers + self.options.errors_workers
-        late = 0
+        started: list[Future[list[Processed]]] = []
         with ThreadPoolExecutor(threads, thread_name_prefix="phaser") as pool:
-            units = self._units(work)
-            for processed in pool.map(lambda u: self._process_unit(u, len(work)), units):
-                for item, outcome, failure in processed:
-                    if outcome is not None:
-                        result.outcomes.append(outcome)
-                        if outcome.error:
-                            result.failures.append(f"{item}: {outcome.error}")
-                    if failure is not None:
-                        result.not_evaluated.append(NotEvaluated(*item.key, failure))
-                        if failure == self._deadline_passed():
-                            late += 1  # one failure line for all of them, below
-                        else:
-                            result.failures.append(f"{item}: {failure}")
+            try:
+                for work in listed:
+                    with self._progress_lock:
+                        self._listed += len(work)
+                    started.extend(pool.submit(self._process_unit, u) for u in self._units(work))
+            finally:
+                late = self._collect([future.result() for future in started], result)
         if late:
-            message = f"{self._deadline_passed()}: {late} of {len(work)} update(s) not evaluated"
+            message = f"{self._deadline_passed()}: {late} of {self._listed} update(s) not evaluated"
             log.error("%s", message)
             result.failures.append(message)
         if self._rejected.is_set():
             raise CredentialsRejected(REJECTED)
+
+    def _collect(self, processed: Iterable[list[Processed]], result: CycleResult) -> int:
+        """Each unit's outcomes and failures into `result`; how many missed the deadline
+        (said once for all of them)."""
+        late = 0
+        for unit in processed:
+            for item, outcome, failure in unit:
+                if outcome is not None:
+                    result.outcomes.append(outcome)
+                    if outcome.error:
+                        result.failures.append(f"{item}: {outcome.error}")
+                if failure is not None:
+                    result.not_evaluated.append(NotEvaluated(*item.key, failure))
+                    if failure == self._deadline_passed():
+                        late += 1
+                    else:
+                        result.failures.append(f"{item}: {failure}")
+        return late
 
     def _out_of_time(self) -> bool:
         return self._ends_at is not None and self._clock() >= self._ends_at
@@ -601,14 +622,14 @@ class Cycle:
         limit = self.options.run_deadline or timedelta(0)
         return f"the run's deadline ({format_duration(limit)}) passed"
 
-    def _process_unit(self, unit: list[WorkItem], total: int) -> list[Processed]:
+    def _process_unit(self, unit: list[WorkItem]) -> list[Processed]:
         if len(unit) == 1:
-            return [self._process(unit[0], total)]
+            return [self._process(unit[0])]
         if self._out_of_time():
             # Never half a group: one started before the deadline is finished whole.
             return [(item, None, self._deadline_passed()) for item in unit]
         try:
-            return self._process_group(unit, total)
+            return self._process_group(unit)
         except Exception as error:
             # A bug in deciding the group costs its members one run, not the cycle.
             log.exception("%s: unexpected failure deciding its group", unit[0])
@@ -618,7 +639,6 @@ class Cycle:
         self,
         item: WorkItem,
         evaluate: Callable[[], Outcome | None],
-        total: int,
         *,
         deadline: bool = True,
     ) -> Processed:
@@ -647,11 +667,11 @@ class Cycle:
             log.exception("%s: unexpected failure", item)
             return item, None, f"unexpected failure: {type(error).__name__}"
         if outcome is not None:
-            self._log(item, outcome, total)
+            self._log(item, outcome)
         return item, outcome, None
 
-    def _process(self, item: WorkItem, total: int) -> Processed:
-        return self._guarded(item, lambda: self._evaluate(item), total)
+    def _process(self, item: WorkItem) -> Processed:
+        return self._guarded(item, lambda: self._evaluate(item))
 
     def _evaluate(self, item: WorkItem) -> Outcome | None:
         """Read, check, decide, apply and record one update; None if it is not phasing."""
@@ -689,7 +709,7 @@ class Cycle:
             return _Read(update, kept.check, fresh=True)  # asked a moment ago
         return _Read(update, self._check(update), fresh=True)
 
-    def _process_group(self, items: list[WorkItem], total: int) -> list[Processed]:
+    def _process_group(self, items: list[WorkItem]) -> list[Processed]:
         """The members of one phasing group in one series, decided together.
 
         A member that cannot be read is not evaluated, and the others do not step in
@@ -716,7 +736,7 @@ class Cycle:
 
         def inside(item: WorkItem, step: Callable[[], None]) -> str | None:
             """Why `step` failed for `item`; the run's deadline was checked for the group."""
-            return self._guarded(item, step, total, deadline=False)[2]
+            return self._guarded(item, step, deadline=False)[2]
 
         for item in items:
             if item.last_read is not None:
@@ -745,7 +765,7 @@ class Cycle:
                     decisions[item.key],
                     fresh=got.fresh,
                 )
-                done[item.key] = self._guarded(item, apply, total, deadline=False)
+                done[item.key] = self._guarded(item, apply, deadline=False)
         return [done[item.key] for item in items if item.key in done]
 
     def _decide_together(
@@ -885,10 +905,11 @@ class Cycle:
 
         self._recording(write)
 
-    def _log(self, item: WorkItem, outcome: Outcome, total: int) -> None:
+    def _log(self, item: WorkItem, outcome: Outcome) -> None:
+        # "[12/133]": of the updates listed so far; later series may still be listed.
         with self._progress_lock:
             self._progress += 1
-            position = self._progress
+            position, total = self._progress, self._listed
         d = outcome.decision
         not_written = not outcome.applied and writes_for(outcome.update, d)
         # A stop needs a person (an override or a fix): journalctl -p warning shows it.

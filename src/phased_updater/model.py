@@ -66,6 +66,9 @@ class Series:
     name: str
     version: str  # "22.04"
     self_link: str
+    # Where its architectures are listed, as the listing of the series gave it: then
+    # any client lists them in one request. Not part of what the series is.
+    architectures_link: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def release(self) -> str:

@@ -18,6 +18,7 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from urllib.parse import urlencode
@@ -105,6 +106,8 @@ class ErrorTrackerDouble(LoopbackServer):
         self.latency: float = 0.0
         self.requests: list[ErrorTrackerRequest] = []
         self.lock = threading.Lock()
+        # Notified after every answered request, so tests wait on events, not clocks.
+        self._answered = threading.Condition(self.lock)
         self._stopping = threading.Event()
 
     @property
@@ -120,6 +123,11 @@ class ErrorTrackerDouble(LoopbackServer):
         with self.lock:
             self.requests.clear()
 
+    def wait_for(self, condition: Callable[[], bool], timeout: float = 30.0) -> bool:
+        """Whether `condition` holds, checked after each request the double answers."""
+        with self._answered:
+            return self._answered.wait_for(condition, timeout)
+
     # -- HTTP -----------------------------------------------------------------
 
     def _handle(self, request: Request) -> Response:
@@ -129,6 +137,7 @@ class ErrorTrackerDouble(LoopbackServer):
         with self.lock:
             status = 0 if response.drop else response.status
             self.requests.append(ErrorTrackerRequest(request.path, request.query_dict, status))
+            self._answered.notify_all()
         return response
 
     def _answer(self, request: Request) -> Response:

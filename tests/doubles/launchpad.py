@@ -100,6 +100,9 @@ class Fault:
     # Run when the fault matches, before the answer (e.g. an upload published while
     # the phaser pages through a listing).
     action: Callable[[], None] | None = None
+    # Run likewise, but without the double's lock: it may wait for something to
+    # happen elsewhere (a request to the Error Tracker) while other requests go on.
+    wait: Callable[[], None] | None = None
 
     def matches(self, method: str, target: str) -> bool:
         if self.times is not None and self.times <= 0:
@@ -119,6 +122,15 @@ def history_lookup(source: str | None = None) -> str:
     """
     name = '[^"]+' if source is None else re.escape(source)
     return rf'source_name="{name}"&ws\.op=getPublishedSources\b'
+
+
+def source_listing(series: str) -> str:
+    """A `Fault` regex for the listing of a series' -updates sources (what a run lists
+    each series with first)."""
+    return (
+        rf'distro_series="[^"]*/{re.escape(series)}"&pocket=Updates&status=Published'
+        r"&ws\.op=getPublishedSources\b"
+    )
 
 
 def pocket_listing(series: str) -> str:
@@ -186,6 +198,10 @@ class LaunchpadDouble(LoopbackServer):
         self.faults: list[Fault] = []
         self.trickled: list[Response] = []  # answers a `Fault(trickle=...)` slowed, as sent
         self.latency: float = 0.0
+        # Requests being answered now, and the most there ever were at once: what the
+        # client's bound on requests in flight is held to.
+        self.in_flight = 0
+        self.most_in_flight = 0
         self._tokens: dict[tuple[str, str], Token] = {}
         self._renderer: Renderer | None = None
 
@@ -251,6 +267,7 @@ class LaunchpadDouble(LoopbackServer):
     def reset_requests(self) -> None:
         with self.lock:
             self.requests.clear()
+            self.most_in_flight = self.in_flight
 
     def count(self, method: str | None = None, path_contains: str | None = None) -> int:
         with self.lock:
@@ -264,6 +281,16 @@ class LaunchpadDouble(LoopbackServer):
     # -- HTTP -----------------------------------------------------------------
 
     def _handle(self, request: Request) -> Response:
+        with self.lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            return self._answer(request)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    def _answer(self, request: Request) -> Response:
         if self.latency:
             time.sleep(self.latency)
         form = (
@@ -319,6 +346,8 @@ class LaunchpadDouble(LoopbackServer):
         if fault is not None and fault.action is not None:
             with self.lock:
                 fault.action()
+        if fault is not None and fault.wait is not None:
+            fault.wait()
         return fault
 
     def _route(self, request: Request, form: dict[str, str], viewer: Viewer) -> Response:

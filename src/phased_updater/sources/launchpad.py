@@ -524,8 +524,6 @@ class LaunchpadArchive:
         request; without it, it is looked up (two requests)."""
         self.lp = lp
         self._distribution: Any = None
-        # Each series' own representation, as `supported_series` listed it.
-        self._series: dict[str, dict[str, Any]] = {}
         if found is None:
             try:
                 self._distribution = lp.distributions["ubuntu"]
@@ -588,8 +586,13 @@ class LaunchpadArchive:
             ):
                 log.warning("skipping series %r %r: not a series name and version", name, version)
                 continue
-            found[name] = Series(name, version, str(entry.get("self_link")))
-            self._series[name] = entry
+            arches = entry.get("architectures_collection_link")
+            found[name] = Series(
+                name,
+                version,
+                str(entry.get("self_link")),
+                architectures_link=arches if isinstance(arches, str) else None,
+            )
         unknown = [name for name in wanted if name not in found]
         if unknown:
             raise SetupError(
@@ -630,8 +633,8 @@ class LaunchpadArchive:
     @_translated
     def architectures(self, series: Series) -> list[str]:
         """The self_links of the series' architectures (its distro_arch_series)."""
-        link = self._series.get(series.name, {}).get("architectures_collection_link")
-        if not isinstance(link, str):
+        link = series.architectures_link
+        if link is None:
             link = str(self.lp.load(series.self_link).architectures_collection_link)
         entries = read_pages(
             self.lp, f"{link}?ws.size={PAGE_SIZE}", f"{series.name}'s architectures"
