@@ -357,9 +357,20 @@ class Store:
                     self.db.execute("ROLLBACK")
                 raise DatabaseFailure(f"{self._where}: {error}") from error
 
+    # Every read goes through these, under the lock a write transaction holds: the
+    # connection is shared by the cycle's threads, and a read (the next series'
+    # listing) must neither run inside another thread's transaction nor keep a
+    # statement open across its COMMIT.
     def query(self, sql: str, parameters: Sequence[object] = ()) -> list[sqlite3.Row]:
-        """Rows of a read-only statement, for the outbox's own table."""
-        return self.db.execute(sql, parameters).fetchall()
+        """Rows of a read-only statement."""
+        with self._lock:
+            return self.db.execute(sql, parameters).fetchall()
+
+    def query_one(self, sql: str, parameters: Sequence[object] = ()) -> sqlite3.Row | None:
+        """The first row of a read-only statement, if any."""
+        with self._lock:
+            row: sqlite3.Row | None = self.db.execute(sql, parameters).fetchone()
+            return row
 
     def start_run(
         self,
@@ -393,9 +404,9 @@ class Store:
     def last_account(self) -> str | None:
         """The account the latest run that knew it acted as: the phaser's own, for runs
         that cannot ask Launchpad (anonymous dry runs)."""
-        row = self.db.execute(
+        row = self.query_one(
             "SELECT account FROM runs WHERE account IS NOT NULL ORDER BY id DESC LIMIT 1"
-        ).fetchone()
+        )
         return str(row[0]) if row else None
 
     def finish_run(
@@ -472,7 +483,7 @@ class Store:
 
     def decided_updates(self) -> set[tuple[str, str]]:
         """(source, version) of every update any run decided on (one index scan)."""
-        rows = self.db.execute("SELECT DISTINCT source, version FROM decisions").fetchall()
+        rows = self.query("SELECT DISTINCT source, version FROM decisions")
         return {(row[0], row[1]) for row in rows}
 
     def record(
@@ -531,16 +542,16 @@ class Store:
             return append(db)
 
     def run(self, run_id: int) -> RunRecord | None:
-        row = self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        row = self.query_one("SELECT * FROM runs WHERE id = ?", (run_id,))
         return _run(row) if row else None
 
     def latest_run(self, *, finished: bool = True) -> RunRecord | None:
         """The latest cycle (not the record a `halt` makes of its own write)."""
         done = "finished IS NOT NULL AND " if finished else ""
-        row = self.db.execute(
+        row = self.query_one(
             f"SELECT * FROM runs WHERE {done}json_extract(summary, '$.halt') IS NULL"  # noqa: S608 - fixed text only
             " ORDER BY id DESC LIMIT 1"
-        ).fetchone()
+        )
         return _run(row) if row else None
 
     def forget_run(self, run_id: int) -> None:
@@ -553,16 +564,16 @@ class Store:
             )
 
     def decisions_for_run(self, run_id: int) -> list[DecisionRecord]:
-        rows = self.db.execute(
+        rows = self.query(
             "SELECT * FROM decisions WHERE run_id = ? ORDER BY id", (run_id,)
-        ).fetchall()
+        )
         return [_decision(row) for row in rows]
 
     def history(self, series: str, source: str, version: str) -> list[DecisionRecord]:
-        rows = self.db.execute(
+        rows = self.query(
             "SELECT * FROM decisions WHERE series = ? AND source = ? AND version = ? ORDER BY id",
             (series, source, version),
-        ).fetchall()
+        )
         return [_decision(row) for row in rows]
 
     def recorded_previous_versions(
@@ -576,11 +587,11 @@ class Store:
         """
         found: dict[UpdateKey, str] = {}
         for key in updates:
-            row = self.db.execute(
+            row = self.query_one(
                 "SELECT previous_version FROM decisions WHERE series = ? AND source = ?"
                 " AND version = ? AND previous_version IS NOT NULL ORDER BY id DESC LIMIT 1",
                 key,
-            ).fetchone()
+            )
             if row is not None:
                 found[UpdateKey(*key)] = row[0]
         return found
@@ -595,11 +606,11 @@ class Store:
         found: dict[UpdateKey, Update] = {}
         since, until = format_timestamp(read_since), format_timestamp(now)
         for key in updates:
-            row = self.db.execute(
+            row = self.query_one(
                 "SELECT update_json FROM last_reads WHERE series = ? AND source = ?"
                 " AND version = ? AND read_at > ? AND read_at < ?",
                 (*key, since, until),
-            ).fetchone()
+            )
             if row is not None:
                 found[UpdateKey(*key)] = Update.from_json(json.loads(row[0]))
         return found
@@ -646,7 +657,7 @@ class Store:
         # The folds are kept as decisions are recorded (schema 5): a year of "still
         # stopped" is one row read and parsed, not 1,460.
         grouped: dict[UpdateKey, list[DecisionRecord]] = {}
-        for row in self.db.execute(_FOLDS_QUERY.format(where=where), parameters):
+        for row in self.query(_FOLDS_QUERY.format(where=where), parameters):
             repeats = row["fold_repeats"]
             last_at = parse_timestamp(row["fold_last_at"]) if repeats > 1 else None
             record = _decision(row, repeats, last_at)
@@ -659,12 +670,12 @@ class Store:
         """The standing each update's latest decision left (no entry: never decided on)."""
         found: dict[UpdateKey, Standing] = {}
         for key in updates:
-            row = self.db.execute(
+            row = self.query_one(
                 "SELECT state, action, problems, since, from_percentage, standing"
                 " FROM decisions WHERE series = ? AND source = ? AND version = ?"
                 " ORDER BY id DESC LIMIT 1",
                 key,
-            ).fetchone()
+            )
             if row is not None:
                 found[UpdateKey(*key)] = _standing(row)
         return found
@@ -690,11 +701,11 @@ class Store:
         """
         found: dict[UpdateKey, tuple[Halt | None, Resume | None]] = {}
         for key in updates:
-            rows = self.db.execute(
+            rows = self.query(
                 "SELECT kind, decided_by, reason, at FROM manual_actions WHERE series = ?"
                 " AND source = ? AND version = ? ORDER BY id DESC",
                 key,
-            ).fetchall()
+            )
             if not rows:
                 continue
             halt = None
@@ -747,10 +758,10 @@ class Store:
         """The source publication each tracked update's last listing gave, if kept."""
         found: dict[UpdateKey, dict[str, Any]] = {}
         for key in updates:
-            row = self.db.execute(
+            row = self.query_one(
                 "SELECT listing FROM tracked WHERE series = ? AND source = ? AND version = ?",
                 key,
-            ).fetchone()
+            )
             if row is not None and row[0]:
                 found[UpdateKey(*key)] = json.loads(row[0])
         return found
@@ -775,7 +786,7 @@ class Store:
             )
 
     def retired(self, series: str) -> set[UpdateKey]:
-        rows = self.db.execute(
+        rows = self.query(
             "SELECT source, version FROM tracked WHERE series = ? AND done_at IS NOT NULL",
             (series,),
         )
@@ -783,7 +794,7 @@ class Store:
 
     def in_flight(self, series: str | None = None) -> list[UpdateKey]:
         """Every update seen and not yet done, in `series` (or in every series)."""
-        rows = self.db.execute(
+        rows = self.query(
             "SELECT series, source, version FROM tracked WHERE done_at IS NULL"
             " AND (? IS NULL OR series = ?) ORDER BY series, source, version",
             (series, series),
@@ -792,9 +803,9 @@ class Store:
 
     def last_listed(self, series: str) -> datetime | None:
         """When a run last listed the series' -updates completely, if one ever did."""
-        row = self.db.execute(
+        row = self.query_one(
             "SELECT listed_at FROM series_listings WHERE series = ?", (series,)
-        ).fetchone()
+        )
         return parse_timestamp(row[0]) if row else None
 
     def listed(self, series: str, at: datetime) -> None:
