@@ -564,9 +564,7 @@ class Store:
             )
 
     def decisions_for_run(self, run_id: int) -> list[DecisionRecord]:
-        rows = self.query(
-            "SELECT * FROM decisions WHERE run_id = ? ORDER BY id", (run_id,)
-        )
+        rows = self.query("SELECT * FROM decisions WHERE run_id = ? ORDER BY id", (run_id,))
         return [_decision(row) for row in rows]
 
     def history(self, series: str, source: str, version: str) -> list[DecisionRecord]:
@@ -803,9 +801,7 @@ class Store:
 
     def last_listed(self, series: str) -> datetime | None:
         """When a run last listed the series' -updates completely, if one ever did."""
-        row = self.query_one(
-            "SELECT listed_at FROM series_listings WHERE series = ?", (series,)
-        )
+        row = self.query_one("SELECT listed_at FROM series_listings WHERE series = ?", (series,))
         return parse_timestamp(row[0]) if row else None
 
     def listed(self, series: str, at: datetime) -> None:
