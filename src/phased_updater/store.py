@@ -221,35 +221,6 @@ FROM folds JOIN decisions AS decision ON decision.id = folds.first_id
 {where}
 ORDER BY folds.first_id
 """
-# `record`'s two statements. The decision's values are named by their columns.
-_DECISION_COLUMNS = (
-    "run_id",
-    "at",
-    "series",
-    "source",
-    "version",
-    "previous_version",
-    "date_published",
-    "action",
-    "state",
-    "from_percentage",
-    "to_percentage",
-    "highest_percentage",
-    "since",
-    "next_step_at",
-    "reason",
-    "problems",
-    "overrides_applied",
-    "applied",
-    "error",
-    "standing",
-    "decided_by",
-    "pace",
-)
-_INSERT_DECISION = (
-    f"INSERT INTO decisions ({', '.join(_DECISION_COLUMNS)})"  # noqa: S608 - fixed text only
-    f" VALUES ({', '.join(':' + c for c in _DECISION_COLUMNS)})"
-)
 # The new decision extends its update's latest fold when it is the same as that
 # fold's first decision in every one of FOLD_COLUMNS; otherwise it starts one.
 _EXTEND_FOLD = f"""
@@ -498,6 +469,7 @@ class Store:
         connection: sqlite3.Connection | None = None,
     ) -> int:
         """Append one decision. Pass `connection` to join a transaction already open."""
+        # By column: the insert names each value's column.
         values: dict[str, object] = {
             "run_id": run_id,
             "at": format_timestamp(at),
@@ -527,10 +499,15 @@ class Store:
             "pace": json.dumps(decision.pace.to_json(), sort_keys=True) if decision.pace else None,
         }
 
+        insert = (
+            f"INSERT INTO decisions ({', '.join(values)})"  # noqa: S608 - our own column names
+            f" VALUES ({', '.join(':' + column for column in values)})"
+        )
+
         def append(db: sqlite3.Connection) -> int:
             # The decision and its fold in one transaction: a fold never counts a
             # decision that is not there, nor misses one that is.
-            decision_id = int(db.execute(_INSERT_DECISION, values).lastrowid or 0)
+            decision_id = int(db.execute(insert, values).lastrowid or 0)
             named = {**values, "id": decision_id}
             if db.execute(_EXTEND_FOLD, named).rowcount == 0:
                 db.execute(_START_FOLD, named)
